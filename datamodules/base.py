@@ -1,0 +1,96 @@
+"""The DataModule base every data source shares, and the dataset that pairs frames with prior poses.
+
+Batches (dicts of tensors):
+
+* training: ``image`` ``(B, 3, H, W)`` the target frame x, ``appearance_image`` ``(B, 3, H, W)`` another
+  frame x′ of the same video (or a second warp of the same still image), ``prior_keypoints``
+  ``(B, K, 2)`` unpaired prior poses p̄ (normalised, DESIGN §2) and ``prior_visibility`` ``(B, K)`` bool;
+* validation / test / predict: ``image`` and, where ground truth exists, ``keypoints`` ``(B, K, 2)``,
+  ``visibility`` ``(B, K)`` and optionally ``activity`` (an integer category id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from kpbottleneck.skeletons import Skeleton, get_skeleton
+
+
+class PairsWithPriorDataset(Dataset):
+    """Training samples: frame pair ``i`` of ``pairs`` plus one prior pose drawn at random from ``prior``.
+
+    The prior pose is drawn with torch's generator, which Lightning's ``seed_everything`` and the
+    DataLoader's per-worker seeding make reproducible; image and pose are never related.
+    """
+
+    def __init__(self, pairs: Dataset, prior: Dataset) -> None:
+        if len(prior) == 0:  # type: ignore[arg-type]
+            raise ValueError("the prior pose dataset is empty; at least one pose is needed")
+        self.pairs = pairs
+        self.prior = prior
+
+    def __len__(self) -> int:
+        return len(self.pairs)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample = dict(self.pairs[index])
+        sample.update(self.prior[int(torch.randint(len(self.prior), ()))])  # type: ignore[arg-type]
+        return sample
+
+
+class KeypointDataModule(pl.LightningDataModule):
+    """Base of the data modules: owns batching and loaders; subclasses build the datasets.
+
+    Subclasses implement :meth:`build_datasets`, returning a mapping with any of the keys ``pairs``
+    and ``prior`` (training), ``val``, ``test`` and ``predict``.
+
+    Args:
+        skeleton: the keypoint set of the data (name of a built-in or a :class:`Skeleton`).
+        image_size: side of the square images fed to the model.
+        batch_size: samples per batch and per process.
+        num_workers: DataLoader worker processes.
+    """
+
+    def __init__(self, skeleton: str | Skeleton, image_size: int = 64, batch_size: int = 16, num_workers: int = 0) -> None:
+        super().__init__()
+        self.skeleton = get_skeleton(skeleton)
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.datasets: dict[str, Dataset] = {}
+
+    def build_datasets(self, stage: str) -> Mapping[str, Dataset]:
+        raise NotImplementedError(f"{type(self).__name__} must implement build_datasets(stage)")
+
+    def setup(self, stage: str) -> None:
+        self.datasets.update(self.build_datasets(stage))
+
+    def _loader(self, name: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
+        if name not in self.datasets:
+            raise RuntimeError(f"{type(self).__name__} provides no {name!r} dataset")
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.datasets["train"] = PairsWithPriorDataset(self.datasets["pairs"], self.datasets["prior"])
+        return self._loader("train", shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict" if "predict" in self.datasets else "test")

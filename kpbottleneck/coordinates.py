@@ -1,0 +1,48 @@
+"""Keypoint coordinate conventions (DESIGN.md §2).
+
+Inside the library keypoints are ``(B, K, 2)`` tensors in **(x, y)** order, normalised to ``[-1, 1]``
+with ``align_corners=False`` semantics, exactly as :func:`torch.nn.functional.grid_sample` reads them:
+the centre of pixel column ``i`` of a ``W``-wide image sits at ``x = (2 i + 1) / W - 1``.
+
+*Pixel* coordinates are continuous with the centre of pixel ``i`` at ``i`` (OpenCV / scikit-image
+convention), so ``normalized_to_pixels(pixels_to_normalized(p)) == p`` and the pixel centre ``i``
+maps to ``(2 i + 1) / W - 1``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _size_tensor(size: tuple[int, int], like: Tensor) -> Tensor:
+    height, width = size
+    return torch.tensor([width, height], dtype=like.dtype, device=like.device)
+
+
+def pixels_to_normalized(keypoints: Tensor, size: tuple[int, int]) -> Tensor:
+    """Map pixel coordinates ``(..., 2)`` (x, y) of an image of ``size = (H, W)`` to ``[-1, 1]``."""
+    wh = _size_tensor(size, keypoints)
+    return (2.0 * keypoints + 1.0) / wh - 1.0
+
+
+def normalized_to_pixels(keypoints: Tensor, size: tuple[int, int]) -> Tensor:
+    """Inverse of :func:`pixels_to_normalized`: ``[-1, 1]`` (x, y) to pixel coordinates of ``(H, W)``."""
+    wh = _size_tensor(size, keypoints)
+    return ((keypoints + 1.0) * wh - 1.0) / 2.0
+
+
+def normalized_to_unit(keypoints: Tensor) -> Tensor:
+    """Map ``[-1, 1]`` coordinates to ``[0, 1]`` (fractions of the image size), as benchmarks report."""
+    return (keypoints + 1.0) / 2.0
+
+
+def pixel_centre_grid(
+    size: tuple[int, int], device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Normalised (x, y) coordinates of every pixel centre of an ``(H, W)`` image, shape ``(H, W, 2)``."""
+    height, width = size
+    xs = (2.0 * torch.arange(width, device=device, dtype=dtype) + 1.0) / width - 1.0
+    ys = (2.0 * torch.arange(height, device=device, dtype=dtype) + 1.0) / height - 1.0
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x, grid_y], dim=-1)

@@ -1,0 +1,235 @@
+"""KeypointGAN: the training recipe of the paper (eq. 6) as a LightningModule."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+from torch.func import functional_call
+from torch.nn import functional as F
+
+from kpbottleneck.losses import (
+    DEFAULT_PERCEPTUAL_LAYERS,
+    PerceptualLoss,
+    keypoint_mse,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+)
+from kpbottleneck.metrics import ImageSizeNormalizedError
+from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiScaleDiscriminator, PoseEncoder
+from kpbottleneck.rendering import Falloff, SkeletonRenderer
+from kpbottleneck.skeletons import Skeleton, get_skeleton
+
+
+class KeypointGAN(pl.LightningModule):
+    """Learns Φ (image → skeleton image) and η (skeleton image → keypoints) from frame pairs and an
+    unpaired pose prior, with no labelled image.
+
+    One training step (manual optimisation, two optimisers):
+
+    1. generator side (Φ, Ψ, and η when ``finetune_regressor``)::
+
+           y = Φ(x);  p = η(y);  y* = β(p);  x̂ = Ψ(y*, x′)
+           L_G = λ · (D(y) − 1)² + w · Γ(x̂, x)  [+ cycle] [+ η fine-tuning]
+
+    2. discriminator: ``½ (D(β(p̄)) − 1)² + ½ D(y)²`` with y detached.
+
+    DESIGN (where the paper is silent, following the original implementation):
+
+    * the perceptual gradient flows *through* η into Φ but does not update η's weights; when
+      ``finetune_regressor`` is on, η learns only from its own loss
+      ``0.9 · ‖η(β(p̄)) − p̄‖² + 0.1 · ‖β(η(y)) − y‖²`` (y detached), so it stays a faithful inverse of β
+      instead of drifting to whatever helps the reconstruction;
+    * D judges the encoder's raw skeleton ``y = Φ(x)`` (Fig. 2), not the clean ``y*``;
+    * λ = 10, gradient clipping at norm 1, Adam(2e-4, (0.5, 0.999)).
+
+    Ablations of Table 4 are switches of this module: ``bottleneck=False`` feeds Φ(x) straight to Ψ
+    (keypoints are then read by the pre-trained η, as the original's "offline regressor");
+    ``conditional=False`` gives Ψ no appearance frame; ``second_cycle=True`` adds CycleGAN's
+    skeleton → image → skeleton cycle ``‖Φ(Ψ(ȳ, x′)) − ȳ‖₁`` weighted by ``cycle_weight`` (CycleGAN's
+    10); CycleGAN's image-side discriminator is not part of Table 4's comparison and is not added.
+
+    Under DDP use ``strategy: ddp_find_unused_parameters_true``: each optimiser's step leaves the other
+    side's parameters without gradients.
+
+    Args:
+        skeleton: keypoint set (built-in name or :class:`Skeleton`).
+        image_size: side of the square training images.
+        sigma, falloff: renderer β settings (see :mod:`kpbottleneck.rendering`).
+        generator_channels, regressor_channels, discriminator_channels: network widths.
+        unet_depth: down-samplings of the U-Nets of Φ, Ψ and η.
+        discriminator_layers, discriminator_scales: PatchGAN depth and number of scales.
+        lambda_adv: λ of eq. 6, weight of the adversarial term.
+        perceptual_weight: weight of the perceptual term.
+        perceptual_layers: VGG-19 layers (and/or ``"pixels"``) of Γ.
+        vgg_weights: path to ImageNet VGG-19 weights (else the torchvision cache, else a seeded random VGG).
+        lr, betas: Adam settings of both optimisers.
+        gradient_clip: gradient-norm clipping of both optimisers (0 disables).
+        regressor_checkpoint: a :class:`~kpbottleneck.keypoint_regressor.KeypointRegressor` checkpoint
+            whose η initialises this model's η when ``fit`` starts.
+        finetune_regressor: fine-tune η during the GAN stage (original) or freeze it.
+        regressor_prior_weight, regressor_predicted_weight: the 0.9 / 0.1 weights of η's loss.
+        bottleneck, conditional, second_cycle, cycle_weight: ablation switches (above).
+    """
+
+    def __init__(
+        self,
+        skeleton: str | Skeleton = "synthetic",
+        image_size: int = 64,
+        sigma: float = 0.2,
+        falloff: Falloff = "exponential",
+        generator_channels: int = 32,
+        regressor_channels: int = 32,
+        discriminator_channels: int = 64,
+        unet_depth: int = 4,
+        discriminator_layers: int = 3,
+        discriminator_scales: int = 2,
+        lambda_adv: float = 10.0,
+        perceptual_weight: float = 1.0,
+        perceptual_layers: Sequence[str] = DEFAULT_PERCEPTUAL_LAYERS,
+        vgg_weights: str | None = None,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        gradient_clip: float = 1.0,
+        regressor_checkpoint: str | None = None,
+        finetune_regressor: bool = True,
+        regressor_prior_weight: float = 0.9,
+        regressor_predicted_weight: float = 0.1,
+        bottleneck: bool = True,
+        conditional: bool = True,
+        second_cycle: bool = False,
+        cycle_weight: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.skeleton = get_skeleton(skeleton)
+        self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
+        self.encoder = PoseEncoder(3, generator_channels, unet_depth)
+        self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)
+        self.decoder = ConditionalDecoder(conditional, generator_channels, unet_depth)
+        self.discriminator = MultiScaleDiscriminator(1, discriminator_channels, discriminator_layers, discriminator_scales)
+        self.perceptual_loss = PerceptualLoss(perceptual_layers, weights=vgg_weights)
+        self.regressor.requires_grad_(finetune_regressor)
+        self.val_error = ImageSizeNormalizedError()
+        self.test_error = ImageSizeNormalizedError()
+
+    # ----------------------------------------------------------------------------------------- inference
+    def forward(self, images: Tensor) -> Tensor:
+        """Keypoints ``(B, K, 2)`` (normalised (x, y), DESIGN §2) of images ``(B, 3, H, W)`` in [0, 1]."""
+        return self.regressor(self.encoder(images))
+
+    def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
+        """Images ``(B, 3, H, W)`` with the pose ``keypoints (B, K, 2)`` and the look of ``appearance_images``."""
+        return self.decoder(self.renderer(keypoints), appearance_images if self.hparams.conditional else None)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        skeleton_image = self.encoder(batch["image"])
+        return {"keypoints": self.regressor(skeleton_image), "skeleton_image": skeleton_image}
+
+    # ------------------------------------------------------------------------------------------ training
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.hparams.regressor_checkpoint:
+            self.load_regressor(self.hparams.regressor_checkpoint)
+
+    def load_regressor(self, checkpoint_path: str | Path) -> None:
+        """Initialise η from a :class:`KeypointRegressor` checkpoint (its ``regressor.*`` weights)."""
+        path = Path(checkpoint_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"regressor checkpoint {path} (model.regressor_checkpoint) does not exist")
+        state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict", {})
+        weights = {k.removeprefix("regressor."): v for k, v in state.items() if k.startswith("regressor.")}
+        if not weights:
+            raise ValueError(f"regressor checkpoint {path}: its state_dict has no 'regressor.*' weights")
+        own = self.regressor.state_dict()
+        mismatched = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
+        if mismatched:
+            raise ValueError(
+                f"regressor checkpoint {path} does not fit this model's η (skeleton {self.skeleton.name!r}, "
+                f"regressor_channels={self.hparams.regressor_channels}, unet_depth={self.hparams.unet_depth}); "
+                f"first mismatching weights: {mismatched[:3]}"
+            )
+        self.regressor.load_state_dict({k: weights[k] for k in own})
+
+    def _bottleneck(self, skeleton_image: Tensor) -> Tensor:
+        """η(y) whose gradient reaches y but never η's weights (η learns from its own loss only)."""
+        if not self.hparams.finetune_regressor:
+            return self.regressor(skeleton_image)
+        frozen = {name: p.detach() for name, p in self.regressor.named_parameters()}
+        return functional_call(self.regressor, frozen, (skeleton_image,))
+
+    def _regressor_loss(self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None) -> Tensor:
+        hp = self.hparams
+        on_prior = keypoint_mse(self.regressor(prior_skeleton), prior, visibility)
+        on_predicted = F.mse_loss(self.renderer(self.regressor(skeleton_image)), skeleton_image)
+        return hp.regressor_prior_weight * on_prior + hp.regressor_predicted_weight * on_predicted
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        if self.hparams.gradient_clip > 0:
+            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.gradient_clip, gradient_clip_algorithm="norm")
+        optimizer.step()
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        hp = self.hparams
+        image, prior = batch["image"], batch["prior_keypoints"]
+        appearance = batch["appearance_image"] if hp.conditional else None
+        opt_g, opt_d = self.optimizers()
+        prior_skeleton = self.renderer(prior)
+
+        with self.toggled_optimizer(opt_g):
+            skeleton_image = self.encoder(image)
+            decoder_input = self.renderer(self._bottleneck(skeleton_image)) if hp.bottleneck else skeleton_image
+            reconstruction = self.decoder(decoder_input, appearance)
+            losses = {
+                "adversarial": lsgan_generator_loss(self.discriminator(skeleton_image)),
+                "perceptual": self.perceptual_loss(reconstruction, image),
+            }
+            total = hp.lambda_adv * losses["adversarial"] + hp.perceptual_weight * losses["perceptual"]
+            if hp.second_cycle:
+                cycled = self.encoder(self.decoder(prior_skeleton, appearance))
+                losses["cycle"] = F.l1_loss(cycled, prior_skeleton)
+                total = total + hp.cycle_weight * losses["cycle"]
+            if hp.finetune_regressor:
+                losses["regressor"] = self._regressor_loss(
+                    skeleton_image.detach(), prior, prior_skeleton, batch.get("prior_visibility")
+                )
+                total = total + losses["regressor"]
+            losses["generator"] = total
+            self._step(opt_g, total)
+
+        with self.toggled_optimizer(opt_d):
+            losses["discriminator"] = lsgan_discriminator_loss(
+                self.discriminator(prior_skeleton), self.discriminator(skeleton_image.detach())
+            )
+            self._step(opt_d, losses["discriminator"])
+
+        self.log_dict({f"train/loss_{name}": value.detach() for name, value in losses.items()}, prog_bar=False)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hparams
+        generator = [*self.encoder.parameters(), *self.decoder.parameters()]
+        if hp.finetune_regressor:
+            generator += list(self.regressor.parameters())
+        return [
+            torch.optim.Adam(generator, lr=hp.lr, betas=tuple(hp.betas)),
+            torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+        ]
+
+    # -------------------------------------------------------------------------------------- evaluation
+    def _evaluate(self, batch: dict[str, Any], metric: ImageSizeNormalizedError, name: str) -> None:
+        if "keypoints" not in batch:
+            return
+        metric.update(self(batch["image"]), batch["keypoints"], batch.get("visibility"))
+        self.log(name, metric, prog_bar=True)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, self.val_error, "val/keypoint_error")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, self.test_error, "test/keypoint_error")

@@ -1,0 +1,16 @@
+"""The networks of KeypointGAN as plain ``nn.Module``s: Φ, Ψ, η and D."""
+
+from kpbottleneck.networks.discriminator import MultiScaleDiscriminator, PatchDiscriminator
+from kpbottleneck.networks.generators import ConditionalDecoder, PoseEncoder
+from kpbottleneck.networks.regressor import HeatmapRegressor, soft_argmax
+from kpbottleneck.networks.unet import UNet
+
+__all__ = [
+    "ConditionalDecoder",
+    "HeatmapRegressor",
+    "MultiScaleDiscriminator",
+    "PatchDiscriminator",
+    "PoseEncoder",
+    "UNet",
+    "soft_argmax",
+]

@@ -1,0 +1,68 @@
+"""A configurable U-Net, the image-to-image translation backbone of Φ, Ψ and η."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two 3x3 convolutions, each followed by instance normalisation and a leaky ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.InstanceNorm2d(out_channels, affine=True),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        nn.InstanceNorm2d(out_channels, affine=True),
+        nn.LeakyReLU(0.2, inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """U-Net: ``(B, C_in, H, W)`` → ``(B, C_out, H, W)`` with ``depth`` 2x down/up-samplings and skips.
+
+    DESIGN: instance normalisation (CycleGAN's default for these generators) rather than batch norm, so
+    that outputs do not depend on the other samples of a batch, the per-GPU batch of DDP included.
+    ``H`` and ``W`` must be divisible by ``2**depth``.
+
+    Args:
+        in_channels, out_channels: channels of the input and of the (linear) output.
+        base_channels: channels at full resolution; doubled at each level up to ``max_channels``.
+        depth: number of down-sampling steps.
+        max_channels: cap on the channel count.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, base_channels: int = 32, depth: int = 4, max_channels: int = 256
+    ) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        widths = [min(base_channels * 2**level, max_channels) for level in range(depth + 1)]
+        self.depth = depth
+        self.stem = conv_block(in_channels, widths[0])
+        self.down = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(widths[i], widths[i], 4, stride=2, padding=1), conv_block(widths[i], widths[i + 1]))
+            for i in range(depth)
+        )
+        self.up = nn.ModuleList(
+            nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                          nn.Conv2d(widths[i + 1], widths[i], 3, padding=1))
+            for i in reversed(range(depth))
+        )  # fmt: skip
+        self.merge = nn.ModuleList(conv_block(2 * widths[i], widths[i]) for i in reversed(range(depth)))
+        self.head = nn.Conv2d(widths[0], out_channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        factor = 2**self.depth
+        if x.shape[-1] % factor or x.shape[-2] % factor:
+            raise ValueError(
+                f"UNet of depth {self.depth} needs H and W divisible by {factor}, got {tuple(x.shape[-2:])}"
+            )
+        skips = [self.stem(x)]
+        for down in self.down:
+            skips.append(down(skips[-1]))
+        h = skips.pop()
+        for up, merge in zip(self.up, self.merge, strict=True):
+            h = merge(torch.cat([up(h), skips.pop()], dim=1))
+        return self.head(h)
