@@ -1,0 +1,38 @@
+import os
+
+os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
+
+import pytest
+import torch
+
+TINY_GAN = dict(
+    skeleton="synthetic",
+    image_size=32,
+    generator_channels=4,
+    regressor_channels=4,
+    discriminator_channels=4,
+    unet_depth=2,
+    discriminator_layers=2,
+    perceptual_layers=("pixels", "relu1_2"),
+)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def tiny_gan_kwargs():
+    return dict(TINY_GAN)
+
+
+def make_batch(batch_size=2, size=32, num_keypoints=17, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return {
+        "image": torch.rand(batch_size, 3, size, size, generator=gen),
+        "appearance_image": torch.rand(batch_size, 3, size, size, generator=gen),
+        "prior_keypoints": torch.rand(batch_size, num_keypoints, 2, generator=gen) * 1.6 - 0.8,
+        "prior_visibility": torch.ones(batch_size, num_keypoints, dtype=torch.bool),
+        "keypoints": torch.rand(batch_size, num_keypoints, 2, generator=gen) * 1.6 - 0.8,
+    }

@@ -1,0 +1,122 @@
+import pytest
+import pytorch_lightning as pl
+import torch
+from conftest import make_batch
+
+from datamodules import RandomDataModule
+from kpbottleneck import KeypointGAN, KeypointRegressor
+
+
+def _trainer(tmp_path, **kwargs):
+    defaults = dict(
+        accelerator="cpu", max_steps=4, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=1,
+    )  # fmt: skip
+    defaults.update(kwargs)
+    return pl.Trainer(**defaults)
+
+
+def _data(**kwargs):
+    return RandomDataModule(image_size=32, batch_size=2, num_train=8, num_prior=8, num_val=4, **kwargs)
+
+
+def _snapshot(module):
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def _changed(before, module):
+    return any(not torch.equal(before[name], p) for name, p in module.named_parameters())
+
+
+def test_inference_api_shapes(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    images = torch.rand(3, 3, 32, 32)
+    keypoints = model(images)
+    assert keypoints.shape == (3, 17, 2)
+    assert model.generate(keypoints, images).shape == (3, 3, 32, 32)
+    out = model.predict_step({"image": images}, 0)
+    assert out["keypoints"].shape == (3, 17, 2) and out["skeleton_image"].shape == (3, 1, 32, 32)
+
+
+@pytest.mark.parametrize("finetune", [True, False])
+def test_training_updates_the_right_networks(tmp_path, tiny_gan_kwargs, finetune):
+    pl.seed_everything(0)
+    model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=finetune)
+    before = {name: _snapshot(getattr(model, name)) for name in ("encoder", "decoder", "discriminator", "regressor")}
+    _trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(model, _data())
+    for name in ("encoder", "decoder", "discriminator"):
+        assert _changed(before[name], getattr(model, name)), name
+    assert _changed(before["regressor"], model.regressor) == finetune
+
+
+def test_bottleneck_gradient_reaches_encoder_but_not_regressor_weights(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    skeleton_image = model.encoder(torch.rand(2, 3, 32, 32))
+    model.renderer(model._bottleneck(skeleton_image)).sum().backward()
+    assert all(p.grad is None for p in model.regressor.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters() if p.ndim > 1)
+
+
+def test_losses_follow_eq6(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=False, lambda_adv=3.0, perceptual_weight=2.0)
+    logged = {}
+    model.log_dict = lambda values, **kw: logged.update(values)
+    model.optimizers = lambda: [torch.optim.SGD(model.parameters(), lr=0.0) for _ in range(2)]
+    model.toggled_optimizer = lambda opt: torch.enable_grad()
+    model.manual_backward = lambda loss: loss.backward()
+    model.clip_gradients = lambda *a, **k: None
+    model.training_step(make_batch(), 0)
+    expected = 3.0 * logged["train/loss_adversarial"] + 2.0 * logged["train/loss_perceptual"]
+    torch.testing.assert_close(logged["train/loss_generator"], expected)
+    assert {"train/loss_discriminator"} < set(logged) and "train/loss_cycle" not in logged
+
+
+@pytest.mark.parametrize(
+    ("switches", "extra_loss"),
+    [({"bottleneck": False}, None), ({"conditional": False}, None), ({"second_cycle": True}, "cycle")],
+)
+def test_ablations_train(tmp_path, tiny_gan_kwargs, switches, extra_loss):
+    model = KeypointGAN(**tiny_gan_kwargs, **switches)
+    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
+    trainer.fit(model, _data())
+    if extra_loss:
+        assert f"train/loss_{extra_loss}" in trainer.callback_metrics
+    if switches.get("conditional") is False:
+        assert model.decoder.net.stem[0].in_channels == 1
+
+
+def test_validation_and_test_report_keypoint_error(tmp_path, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    trainer = _trainer(tmp_path)
+    results = trainer.test(model, _data())
+    assert 0 < results[0]["test/keypoint_error"] < 100
+
+
+def test_checkpoint_round_trip_gives_same_predictions(tmp_path, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
+    trainer.fit(model, _data())
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = KeypointGAN.load_from_checkpoint(path)
+    images = torch.rand(2, 3, 32, 32)
+    model.eval()
+    torch.testing.assert_close(loaded(images), model(images))
+    assert loaded.hparams.generator_channels == tiny_gan_kwargs["generator_channels"]
+
+
+def test_regressor_checkpoint_initialises_eta(tmp_path, tiny_gan_kwargs):
+    regressor = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=4, unet_depth=2)
+    trainer = _trainer(tmp_path, max_steps=1, limit_val_batches=0)
+    trainer.fit(regressor, _data())
+    path = tmp_path / "regressor.ckpt"
+    trainer.save_checkpoint(path)
+    model = KeypointGAN(**tiny_gan_kwargs, regressor_checkpoint=str(path))
+    model.setup("fit")
+    for (name, p), q in zip(model.regressor.named_parameters(), regressor.regressor.parameters(), strict=True):
+        torch.testing.assert_close(p, q, msg=name)
+    wider = KeypointGAN(**{**tiny_gan_kwargs, "regressor_channels": 8})
+    with pytest.raises(ValueError, match="does not fit this model"):
+        wider.load_regressor(path)
+    with pytest.raises(FileNotFoundError, match="model.regressor_checkpoint"):
+        wider.load_regressor(tmp_path / "nope.ckpt")

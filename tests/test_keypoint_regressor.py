@@ -1,0 +1,47 @@
+import math
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from kpbottleneck import KeypointRegressor
+from kpbottleneck.losses import keypoint_mse
+
+
+def test_pretraining_learns_to_invert_the_renderer(tmp_path):
+    pl.seed_everything(0)
+    model = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=8, unet_depth=3, lr=3e-3)
+    angles = torch.arange(17) * 2 * math.pi / 17
+    ring = 0.5 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
+    poses = ring + 0.05 * torch.randn(64, 17, 2)
+    train = DataLoader([{"prior_keypoints": p} for p in poses], batch_size=8, shuffle=True)
+    val = DataLoader([{"keypoints": p} for p in poses[:8]], batch_size=8)
+
+    def error():
+        with torch.no_grad():
+            return keypoint_mse(model(model.renderer(poses[:16])), poses[:16]).item()
+
+    start = error()
+    trainer = pl.Trainer(
+        accelerator="cpu", max_steps=60, logger=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=1,
+    )  # fmt: skip
+    trainer.fit(model, train, val)
+    assert error() < 0.2 * start
+    assert "val/regressor_error" in trainer.callback_metrics
+
+
+def test_jitter_is_applied_in_training(monkeypatch):
+    model = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=4, unet_depth=2)
+    seen = {}
+    monkeypatch.setattr(model, "log", lambda *a, **k: None)
+
+    def spy(skeleton_image):
+        seen["y"] = skeleton_image
+        return torch.zeros(1, 17, 2)
+
+    monkeypatch.setattr(model.regressor, "forward", spy)
+    poses = torch.zeros(1, 17, 2)
+    poses[0, :, 0] = torch.linspace(-0.5, 0.5, 17)
+    model.training_step({"prior_keypoints": poses}, 0)
+    assert not torch.allclose(seen["y"], model.renderer(poses))

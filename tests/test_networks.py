@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from kpbottleneck.networks import (
+    ConditionalDecoder,
+    HeatmapRegressor,
+    MultiScaleDiscriminator,
+    PatchDiscriminator,
+    PoseEncoder,
+    UNet,
+    soft_argmax,
+)
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_shapes_at_paper_sizes(size):
+    image = torch.rand(2, 3, size, size)
+    skeleton = PoseEncoder(base_channels=4, depth=4)(image)
+    assert skeleton.shape == (2, 1, size, size) and 0 < skeleton.min() and skeleton.max() < 1
+    assert ConditionalDecoder(True, 4, 4)(skeleton, image).shape == (2, 3, size, size)
+    assert ConditionalDecoder(False, 4, 4)(skeleton).shape == (2, 3, size, size)
+    keypoints = HeatmapRegressor(17, 4, 4)(skeleton)
+    assert keypoints.shape == (2, 17, 2) and keypoints.abs().max() <= 1
+    scores = MultiScaleDiscriminator(1, 4, 3, 2)(skeleton)
+    assert len(scores) == 2 and scores[0].shape[-1] > scores[1].shape[-1]
+
+
+def test_unet_checks_divisibility():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        UNet(3, 1, 4, depth=3)(torch.rand(1, 3, 20, 20))
+
+
+def test_decoder_conditioning_is_enforced():
+    with pytest.raises(ValueError, match="pass an appearance image"):
+        ConditionalDecoder(True, 4, 2)(torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="must be None"):
+        ConditionalDecoder(False, 4, 2)(torch.rand(1, 1, 8, 8), torch.rand(1, 3, 8, 8))
+
+
+def test_soft_argmax_reads_a_peak_at_pixel_centres():
+    heatmaps = torch.full((1, 2, 4, 8), -1e4)
+    heatmaps[0, 0, 1, 5] = 0.0
+    heatmaps[0, 1, 3, 0] = 0.0
+    expected = torch.tensor([[[(2 * 5 + 1) / 8 - 1, (2 * 1 + 1) / 4 - 1], [1 / 8 - 1, 7 / 4 - 1]]])
+    torch.testing.assert_close(soft_argmax(heatmaps), expected)
+
+
+def test_soft_argmax_of_uniform_is_centre_and_differentiable():
+    heatmaps = torch.zeros(1, 1, 5, 7, requires_grad=True)
+    coords = soft_argmax(heatmaps)
+    torch.testing.assert_close(coords, torch.zeros(1, 1, 2), atol=1e-6, rtol=0)
+    coords[..., 0].sum().backward()
+    assert heatmaps.grad[0, 0, :, -1].sum() > 0 > heatmaps.grad[0, 0, :, 0].sum()
+
+
+def test_patch_discriminator_layers():
+    scores = PatchDiscriminator(1, 4, num_layers=2)(torch.rand(3, 1, 32, 32))
+    assert scores.shape == (3, 1, 6, 6)
+
+
+def test_regressor_gradients_reach_input():
+    skeleton = torch.rand(1, 1, 16, 16, requires_grad=True)
+    HeatmapRegressor(3, 4, 2)(skeleton).sum().backward()
+    assert skeleton.grad.abs().sum() > 0
