@@ -56,7 +56,9 @@ class KeypointDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes.
     """
 
-    def __init__(self, skeleton: str | Skeleton, image_size: int = 64, batch_size: int = 16, num_workers: int = 0) -> None:
+    def __init__(
+        self, skeleton: str | Skeleton, image_size: int = 64, batch_size: int = 16, num_workers: int = 0
+    ) -> None:
         super().__init__()
         self.skeleton = get_skeleton(skeleton)
         self.image_size = image_size

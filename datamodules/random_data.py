@@ -57,11 +57,18 @@ class RandomDataModule(KeypointDataModule):
             return torch.rand(n, k, 2, generator=gen) * 1.6 - 0.8
 
         visible = torch.ones(max(self.num_prior, self.num_val), k, dtype=torch.bool)
-        pairs = _Named(TensorDataset(images(self.num_train), images(self.num_train)), "image", "appearance_image")
-        prior = _Named(TensorDataset(keypoints(self.num_prior), visible[: self.num_prior]),
-                       "prior_keypoints", "prior_visibility")  # fmt: skip
-        val = _Named(TensorDataset(images(self.num_val), keypoints(self.num_val), visible[: self.num_val]),
-                     "image", "keypoints", "visibility")  # fmt: skip
+        pairs = _Named(
+            TensorDataset(images(self.num_train), images(self.num_train)), "image", "appearance_image"
+        )
+        prior = _Named(
+            TensorDataset(keypoints(self.num_prior), visible[: self.num_prior]),
+            "prior_keypoints",
+            "prior_visibility",
+        )
+        val = _Named(
+            TensorDataset(images(self.num_val), keypoints(self.num_val), visible[: self.num_val]),
+            "image",
+            "keypoints",
+            "visibility",
+        )
         return {"pairs": pairs, "prior": prior, "val": val, "test": val}
-
-

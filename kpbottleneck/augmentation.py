@@ -26,6 +26,7 @@ def random_similarity(
         max_shift: translation drawn uniformly in ``[-max_shift, max_shift]`` per axis.
         max_rotation: rotation in degrees drawn uniformly in ``[-max_rotation, max_rotation]``.
     """
+
     def uniform(low: float, high: float, *shape: int) -> Tensor:
         return torch.rand(batch_size, *shape, generator=generator) * (high - low) + low
 
@@ -44,5 +45,7 @@ def jitter_keypoints(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Apply one random similarity per sample to ``(B, K, 2)`` normalised keypoints."""
-    transform = random_similarity(keypoints.shape[0], zoom, max_shift, max_rotation, generator, keypoints.device)
+    transform = random_similarity(
+        keypoints.shape[0], zoom, max_shift, max_rotation, generator, keypoints.device
+    )
     return transform_points(transform.to(keypoints.dtype), keypoints)

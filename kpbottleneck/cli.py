@@ -1,4 +1,4 @@
-"""The command line: one LightningCLI program behind ``kpbottleneck``, ``lightning`` and ``python -m kpbottleneck``.
+"""The command line: one LightningCLI program (`kpbottleneck`, `lightning`, `python -m kpbottleneck`).
 
 Subcommands ``fit``, ``validate``, ``test`` and ``predict``; the model and the data module are chosen in
 the config by ``class_path`` (e.g. ``kpbottleneck.KeypointGAN`` with ``datamodules.SyntheticDataModule``),

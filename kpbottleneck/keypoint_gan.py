@@ -112,7 +112,9 @@ class KeypointGAN(pl.LightningModule):
         self.encoder = PoseEncoder(3, generator_channels, unet_depth)
         self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)
         self.decoder = ConditionalDecoder(conditional, generator_channels, unet_depth)
-        self.discriminator = MultiScaleDiscriminator(1, discriminator_channels, discriminator_layers, discriminator_scales)
+        self.discriminator = MultiScaleDiscriminator(
+            1, discriminator_channels, discriminator_layers, discriminator_scales
+        )
         self.perceptual_loss = PerceptualLoss(perceptual_layers, weights=vgg_weights)
         self.regressor.requires_grad_(finetune_regressor)
         self.val_error = ImageSizeNormalizedError()
@@ -124,10 +126,15 @@ class KeypointGAN(pl.LightningModule):
         return self.regressor(self.encoder(images))
 
     def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
-        """Images ``(B, 3, H, W)`` with the pose ``keypoints (B, K, 2)`` and the look of ``appearance_images``."""
+        """Images ``(B, 3, H, W)`` in the pose ``keypoints (B, K, 2)`` with the look of ``appearance_images``.
+
+        ``appearance_images`` ``(B, 3, H, W)`` is ignored (may be ``None``) by an unconditional model.
+        """
         return self.decoder(self.renderer(keypoints), appearance_images if self.hparams.conditional else None)
 
-    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+    def predict_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
         skeleton_image = self.encoder(batch["image"])
         return {"keypoints": self.regressor(skeleton_image), "skeleton_image": skeleton_image}
 
@@ -140,7 +147,9 @@ class KeypointGAN(pl.LightningModule):
         """Initialise η from a :class:`KeypointRegressor` checkpoint (its ``regressor.*`` weights)."""
         path = Path(checkpoint_path)
         if not path.is_file():
-            raise FileNotFoundError(f"regressor checkpoint {path} (model.regressor_checkpoint) does not exist")
+            raise FileNotFoundError(
+                f"regressor checkpoint {path} (model.regressor_checkpoint) does not exist"
+            )
         state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict", {})
         weights = {k.removeprefix("regressor."): v for k, v in state.items() if k.startswith("regressor.")}
         if not weights:
@@ -150,7 +159,8 @@ class KeypointGAN(pl.LightningModule):
         if mismatched:
             raise ValueError(
                 f"regressor checkpoint {path} does not fit this model's η (skeleton {self.skeleton.name!r}, "
-                f"regressor_channels={self.hparams.regressor_channels}, unet_depth={self.hparams.unet_depth}); "
+                f"regressor_channels={self.hparams.regressor_channels}, "
+                f"unet_depth={self.hparams.unet_depth}); "
                 f"first mismatching weights: {mismatched[:3]}"
             )
         self.regressor.load_state_dict({k: weights[k] for k in own})
@@ -162,7 +172,9 @@ class KeypointGAN(pl.LightningModule):
         frozen = {name: p.detach() for name, p in self.regressor.named_parameters()}
         return functional_call(self.regressor, frozen, (skeleton_image,))
 
-    def _regressor_loss(self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None) -> Tensor:
+    def _regressor_loss(
+        self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None
+    ) -> Tensor:
         hp = self.hparams
         on_prior = keypoint_mse(self.regressor(prior_skeleton), prior, visibility)
         on_predicted = F.mse_loss(self.renderer(self.regressor(skeleton_image)), skeleton_image)
@@ -172,7 +184,9 @@ class KeypointGAN(pl.LightningModule):
         optimizer.zero_grad()
         self.manual_backward(loss)
         if self.hparams.gradient_clip > 0:
-            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.gradient_clip, gradient_clip_algorithm="norm")
+            self.clip_gradients(
+                optimizer, gradient_clip_val=self.hparams.gradient_clip, gradient_clip_algorithm="norm"
+            )
         optimizer.step()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -184,7 +198,9 @@ class KeypointGAN(pl.LightningModule):
 
         with self.toggled_optimizer(opt_g):
             skeleton_image = self.encoder(image)
-            decoder_input = self.renderer(self._bottleneck(skeleton_image)) if hp.bottleneck else skeleton_image
+            decoder_input = (
+                self.renderer(self._bottleneck(skeleton_image)) if hp.bottleneck else skeleton_image
+            )
             reconstruction = self.decoder(decoder_input, appearance)
             losses = {
                 "adversarial": lsgan_generator_loss(self.discriminator(skeleton_image)),
@@ -209,7 +225,9 @@ class KeypointGAN(pl.LightningModule):
             )
             self._step(opt_d, losses["discriminator"])
 
-        self.log_dict({f"train/loss_{name}": value.detach() for name, value in losses.items()}, prog_bar=False)
+        self.log_dict(
+            {f"train/loss_{name}": value.detach() for name, value in losses.items()}, prog_bar=False
+        )
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         hp = self.hparams

@@ -27,7 +27,9 @@ def _as_list(scores: Tensor | Sequence[Tensor]) -> list[Tensor]:
     return [scores] if isinstance(scores, Tensor) else list(scores)
 
 
-def lsgan_discriminator_loss(real_scores: Tensor | Sequence[Tensor], fake_scores: Tensor | Sequence[Tensor]) -> Tensor:
+def lsgan_discriminator_loss(
+    real_scores: Tensor | Sequence[Tensor], fake_scores: Tensor | Sequence[Tensor]
+) -> Tensor:
     """``½ [mean (D(real) − 1)² + mean D(fake)²]``, averaged over discriminator scales."""
     real, fake = _as_list(real_scores), _as_list(fake_scores)
     losses = [0.5 * ((r - 1.0).pow(2).mean() + f.pow(2).mean()) for r, f in zip(real, fake, strict=True)]
@@ -77,7 +79,11 @@ def load_vgg19_features_state(path: str | Path) -> dict[str, Tensor]:
     if not isinstance(state, dict):
         raise ValueError(f"VGG-19 weights file {path}: expected a state dict, got {type(state).__name__}")
     if any(key.startswith("features.") for key in state):
-        state = {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}
+        state = {
+            key.removeprefix("features."): value
+            for key, value in state.items()
+            if key.startswith("features.")
+        }
     return state
 
 
@@ -111,13 +117,20 @@ class PerceptualLoss(nn.Module):
         self.layers = tuple(layers)
         unknown = [name for name in self.layers if name != PIXELS and name not in VGG19_LAYERS]
         if unknown or not self.layers:
-            raise ValueError(f"Unknown perceptual layers {unknown}; expected names from {[PIXELS, *VGG19_LAYERS]}")
+            raise ValueError(
+                f"Unknown perceptual layers {unknown}; expected names from {[PIXELS, *VGG19_LAYERS]}"
+            )
         self.layer_weights = tuple(layer_weights) if layer_weights is not None else (1.0,) * len(self.layers)
         if len(self.layer_weights) != len(self.layers):
             raise ValueError(f"{len(self.layer_weights)} layer_weights for {len(self.layers)} layers")
-        self._taps = {VGG19_LAYERS[name]: weight for name, weight in zip(self.layers, self.layer_weights, strict=True)
-                      if name != PIXELS}  # fmt: skip
-        self._pixel_weight = sum(w for n, w in zip(self.layers, self.layer_weights, strict=True) if n == PIXELS)
+        self._taps = {
+            VGG19_LAYERS[name]: weight
+            for name, weight in zip(self.layers, self.layer_weights, strict=True)
+            if name != PIXELS
+        }
+        self._pixel_weight = sum(
+            w for n, w in zip(self.layers, self.layer_weights, strict=True) if n == PIXELS
+        )
         depth = max(self._taps, default=-1) + 1
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(random_seed)
@@ -128,7 +141,9 @@ class PerceptualLoss(nn.Module):
             own = self.features.state_dict()
             missing = [key for key in own if key not in state]
             if missing:
-                raise ValueError(f"VGG-19 weights {weights or torchvision_vgg19_cache_path()} lack {missing[:4]}")
+                raise ValueError(
+                    f"VGG-19 weights {weights or torchvision_vgg19_cache_path()} lack {missing[:4]}"
+                )
             self.features.load_state_dict({key: state[key] for key in own})
         else:
             rank_zero_warn(
@@ -166,7 +181,9 @@ class PerceptualLoss(nn.Module):
         return loss
 
 
-def _drop_features_from_state_dict(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+def _drop_features_from_state_dict(
+    module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict
+) -> None:
     for key in [key for key in state_dict if key.startswith(prefix + "features.")]:
         del state_dict[key]
 

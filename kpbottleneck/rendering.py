@@ -51,9 +51,7 @@ class _SegmentDistance(torch.autograd.Function):
     """Squared distance from every pixel centre to the nearest skeleton segment, ``(B, H, W)``."""
 
     @staticmethod
-    def forward(
-        ctx: FunctionCtx, keypoints: Tensor, edges: Tensor, grid: Tensor, chunk_size: int
-    ) -> Tensor:
+    def forward(ctx: FunctionCtx, keypoints: Tensor, edges: Tensor, grid: Tensor, chunk_size: int) -> Tensor:
         batch = keypoints.shape[0]
         height, width = grid.shape[:2]
         best = keypoints.new_full((batch, height, width), float("inf"))
@@ -178,4 +176,6 @@ class SkeletonRenderer(nn.Module):
         return render_skeleton(keypoints, self.edges, self.size, self.sigma, self.falloff, self.chunk_size)
 
     def extra_repr(self) -> str:
-        return f"skeleton={self.skeleton.name!r}, size={self.size}, sigma={self.sigma}, falloff={self.falloff!r}"
+        return (
+            f"skeleton={self.skeleton.name!r}, size={self.size}, sigma={self.sigma}, falloff={self.falloff!r}"
+        )

@@ -37,6 +37,7 @@ Built-in definitions, fetched with :func:`get_skeleton`:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import torch
@@ -125,7 +126,7 @@ class Skeleton:
 
 
 def _chain(*indices: int) -> list[tuple[int, int]]:
-    return list(zip(indices[:-1], indices[1:], strict=True))
+    return list(itertools.pairwise(indices))
 
 
 def _loop(*indices: int) -> list[tuple[int, int]]:
@@ -141,6 +142,7 @@ def _pairs_by_prefix(names: tuple[str, ...], left: str, right: str) -> tuple[tup
     )
 
 
+# fmt: off
 _H36M32_NAMES = (
     "pelvis", "right_hip", "right_knee", "right_ankle", "right_toe_base", "right_toe_end",
     "left_hip", "left_knee", "left_ankle", "left_toe_base", "left_toe_end",
@@ -149,7 +151,7 @@ _H36M32_NAMES = (
     "left_hand", "left_hand_end",
     "right_clavicle", "right_shoulder", "right_elbow", "right_wrist", "right_thumb", "right_thumb_end",
     "right_hand", "right_hand_end",
-)  # fmt: skip
+)
 
 SIMPLIFIED_H36M = Skeleton(
     name="simplified_h36m",
@@ -160,7 +162,7 @@ SIMPLIFIED_H36M = Skeleton(
         (13, 11), (15, 13),
         (17, 13), (18, 17), (19, 18),
         (25, 13), (26, 25), (27, 26),
-    ),  # fmt: skip
+    ),
     flip_pairs=_pairs_by_prefix(_H36M32_NAMES, "left_", "right_"),
 )
 
@@ -171,7 +173,7 @@ _H36M17_NAMES = (
     "hip", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot",
     "spine", "thorax", "neck_nose", "head",
     "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
-)  # fmt: skip
+)
 
 H36M17 = Skeleton(
     name="h36m17",
@@ -179,7 +181,7 @@ H36M17 = Skeleton(
     edges=(
         *_chain(0, 1, 2, 3), *_chain(0, 4, 5, 6), *_chain(0, 7, 8, 9, 10),
         *_chain(8, 11, 12, 13), *_chain(8, 14, 15, 16),
-    ),  # fmt: skip
+    ),
     flip_pairs=_pairs_by_prefix(_H36M17_NAMES, "left_", "right_"),
 )
 
@@ -189,7 +191,7 @@ _MPI_INF_3DHP_NAMES = (
     "right_clavicle", "right_shoulder", "right_elbow", "right_wrist", "right_hand",
     "left_hip", "left_knee", "left_ankle", "left_foot", "left_toe",
     "right_hip", "right_knee", "right_ankle", "right_foot", "right_toe",
-)  # fmt: skip
+)
 
 MPI_INF_3DHP = Skeleton(
     name="mpi_inf_3dhp",
@@ -198,7 +200,7 @@ MPI_INF_3DHP = Skeleton(
         *_chain(4, 3, 2, 0, 1, 5, 6, 7),
         *_chain(5, 8, 9, 10, 11, 12), *_chain(5, 13, 14, 15, 16, 17),
         *_chain(4, 18, 19, 20, 21, 22), *_chain(4, 23, 24, 25, 26, 27),
-    ),  # fmt: skip
+    ),
     flip_pairs=_pairs_by_prefix(_MPI_INF_3DHP_NAMES, "left_", "right_"),
 )
 
@@ -224,7 +226,7 @@ FACE68 = Skeleton(
         *_chain(*range(0, 17)), *_chain(*range(17, 22)), *_chain(*range(22, 27)),
         *_chain(*range(27, 31)), *_chain(30, 33), *_chain(*range(31, 36)),
         *_loop(*range(36, 42)), *_loop(*range(42, 48)), *_loop(*range(48, 60)), *_loop(*range(60, 68)),
-    ),  # fmt: skip
+    ),
     flip_pairs=(
         *[(i, 16 - i) for i in range(8)],
         (17, 26), (18, 25), (19, 24), (20, 23), (21, 22),
@@ -232,7 +234,7 @@ FACE68 = Skeleton(
         (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
         (48, 54), (49, 53), (50, 52), (55, 59), (56, 58),
         (60, 64), (61, 63), (65, 67),
-    ),  # fmt: skip
+    ),
     normalizer=(36, 45),
 )
 
@@ -242,8 +244,9 @@ CAT_HEAD_FROM_9: tuple[int, ...] = (0, 1, 2, 4, 5, 6, 7)
 CAT_HEAD = Skeleton(
     name="cat_head",
     keypoint_names=(
-        "left_eye", "right_eye", "mouth", "left_ear_tip", "left_ear_inner", "right_ear_inner", "right_ear_tip",
-    ),  # fmt: skip
+        "left_eye", "right_eye", "mouth",
+        "left_ear_tip", "left_ear_inner", "right_ear_inner", "right_ear_tip",
+    ),
     edges=((0, 1), (0, 2), (1, 2), (0, 3), (3, 4), (4, 5), (5, 6), (6, 1)),
     flip_pairs=((0, 1), (3, 6), (4, 5)),
     normalizer=(0, 1),
@@ -256,7 +259,7 @@ _SYNTHETIC_NAMES = (
     "pelvis",
     "right_hip", "right_knee", "right_ankle", "right_toe",
     "left_hip", "left_knee", "left_ankle", "left_toe",
-)  # fmt: skip
+)
 
 SYNTHETIC = Skeleton(
     name="synthetic",
@@ -265,9 +268,11 @@ SYNTHETIC = Skeleton(
         (0, 1), (1, 8),
         *_chain(1, 2, 3, 4), *_chain(1, 5, 6, 7),
         *_chain(8, 9, 10, 11, 12), *_chain(8, 13, 14, 15, 16),
-    ),  # fmt: skip
+    ),
     flip_pairs=_pairs_by_prefix(_SYNTHETIC_NAMES, "left_", "right_"),
 )
+
+# fmt: on
 
 SKELETONS: dict[str, Skeleton] = {
     s.name: s for s in (SIMPLIFIED_H36M, H36M17, MPI_INF_3DHP, FACE68, CAT_HEAD, SYNTHETIC)

@@ -14,7 +14,9 @@ def test_is_a_similarity_within_ranges():
     linear = transform[:, :2, :2]
     scale = torch.sqrt(torch.linalg.det(linear))
     assert ((scale >= 0.8 - 1e-5) & (scale <= 1.25 + 1e-5)).all()
-    torch.testing.assert_close(linear @ linear.transpose(1, 2), scale[:, None, None] ** 2 * torch.eye(2).expand(64, 2, 2))
+    torch.testing.assert_close(
+        linear @ linear.transpose(1, 2), scale[:, None, None] ** 2 * torch.eye(2).expand(64, 2, 2)
+    )
     assert transform[:, :2, 2].abs().max() <= 0.1 + 1e-6
     angles = torch.rad2deg(torch.atan2(linear[:, 1, 0], linear[:, 0, 0])).abs()
     assert angles.max() <= 20.0 + 1e-3 and angles.max() > 5.0

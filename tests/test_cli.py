@@ -28,19 +28,48 @@ def _last_checkpoint(root: Path) -> Path:
 def test_regressor_then_gan_then_test_through_the_cli(tmp_path):
     main(["fit", "--config", SMOKE_REGRESSOR, "--trainer.default_root_dir", str(tmp_path / "eta")])
     regressor = _last_checkpoint(tmp_path / "eta")
-    main([
-        "fit", "--config", SMOKE, "--trainer.default_root_dir", str(tmp_path / "gan"),
-        "--model.init_args.regressor_checkpoint", str(regressor), "--model.init_args.lambda_adv", "5.0",
-        "--model.init_args.second_cycle", "true",
-    ])  # fmt: skip
+    main(
+        [
+            "fit",
+            "--config",
+            SMOKE,
+            "--trainer.default_root_dir",
+            str(tmp_path / "gan"),
+            "--model.init_args.regressor_checkpoint",
+            str(regressor),
+            "--model.init_args.lambda_adv",
+            "5.0",
+            "--model.init_args.second_cycle",
+            "true",
+        ]
+    )
     checkpoint = _last_checkpoint(tmp_path / "gan")
     model = KeypointGAN.load_from_checkpoint(checkpoint)
     assert model.hparams.lambda_adv == 5.0 and model.hparams.second_cycle is True
     config = next((tmp_path / "gan").rglob("config.yaml")).read_text()
     assert "lambda_adv: 5.0" in config
-    main(["test", "--config", SMOKE, "--trainer.default_root_dir", str(tmp_path / "gan"), "--ckpt_path", str(checkpoint)])
-    predictions = main(["predict", "--config", SMOKE, "--trainer.default_root_dir", str(tmp_path / "gan"),
-                        "--ckpt_path", str(checkpoint)])  # fmt: skip
+    main(
+        [
+            "test",
+            "--config",
+            SMOKE,
+            "--trainer.default_root_dir",
+            str(tmp_path / "gan"),
+            "--ckpt_path",
+            str(checkpoint),
+        ]
+    )
+    predictions = main(
+        [
+            "predict",
+            "--config",
+            SMOKE,
+            "--trainer.default_root_dir",
+            str(tmp_path / "gan"),
+            "--ckpt_path",
+            str(checkpoint),
+        ]
+    )
     assert predictions is None  # LightningCLI runs the subcommand; results go to the trainer
 
 
@@ -67,10 +96,21 @@ def test_console_scripts_are_the_same_program():
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path):
     result = _run(
-        sys.executable, "-m", "kpbottleneck", "fit", "--config", SMOKE,
-        "--trainer.devices", "2", "--trainer.strategy", "ddp_find_unused_parameters_true",
-        "--trainer.max_steps", "4", "--trainer.default_root_dir", str(tmp_path),
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "kpbottleneck",
+        "fit",
+        "--config",
+        SMOKE,
+        "--trainer.devices",
+        "2",
+        "--trainer.strategy",
+        "ddp_find_unused_parameters_true",
+        "--trainer.max_steps",
+        "4",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     checkpoint = torch.load(_last_checkpoint(tmp_path), map_location="cpu", weights_only=False)
     assert checkpoint["global_step"] > 0

@@ -11,12 +11,16 @@ from kpbottleneck.coordinates import (
 def test_pixel_centres_map_like_grid_sample():
     # Pixel centre i of a W-wide image sits at (2i + 1) / W - 1 (align_corners=False).
     pixels = torch.tensor([[0.0, 0.0], [3.0, 1.0]])
-    torch.testing.assert_close(pixels_to_normalized(pixels, (2, 4)), torch.tensor([[-0.75, -0.5], [0.75, 0.5]]))
+    torch.testing.assert_close(
+        pixels_to_normalized(pixels, (2, 4)), torch.tensor([[-0.75, -0.5], [0.75, 0.5]])
+    )
 
 
 def test_round_trip():
     points = torch.rand(3, 5, 2) * 100
-    torch.testing.assert_close(normalized_to_pixels(pixels_to_normalized(points, (120, 80)), (120, 80)), points)
+    torch.testing.assert_close(
+        normalized_to_pixels(pixels_to_normalized(points, (120, 80)), (120, 80)), points
+    )
 
 
 def test_grid_samples_the_pixel_it_names():
@@ -27,4 +31,6 @@ def test_grid_samples_the_pixel_it_names():
 
 
 def test_unit():
-    torch.testing.assert_close(normalized_to_unit(torch.tensor([-1.0, 0.0, 1.0])), torch.tensor([0.0, 0.5, 1.0]))
+    torch.testing.assert_close(
+        normalized_to_unit(torch.tensor([-1.0, 0.0, 1.0])), torch.tensor([0.0, 0.5, 1.0])
+    )

@@ -9,9 +9,14 @@ from kpbottleneck import KeypointGAN, KeypointRegressor
 
 def _trainer(tmp_path, **kwargs):
     defaults = dict(
-        accelerator="cpu", max_steps=4, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=1,
-    )  # fmt: skip
+        accelerator="cpu",
+        max_steps=4,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        limit_val_batches=1,
+    )
     defaults.update(kwargs)
     return pl.Trainer(**defaults)
 
@@ -42,7 +47,9 @@ def test_inference_api_shapes(tiny_gan_kwargs):
 def test_training_updates_the_right_networks(tmp_path, tiny_gan_kwargs, finetune):
     pl.seed_everything(0)
     model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=finetune)
-    before = {name: _snapshot(getattr(model, name)) for name in ("encoder", "decoder", "discriminator", "regressor")}
+    before = {
+        name: _snapshot(getattr(model, name)) for name in ("encoder", "decoder", "discriminator", "regressor")
+    }
     _trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(model, _data())
     for name in ("encoder", "decoder", "discriminator"):
         assert _changed(before[name], getattr(model, name)), name
@@ -54,7 +61,9 @@ def test_bottleneck_gradient_reaches_encoder_but_not_regressor_weights(tiny_gan_
     skeleton_image = model.encoder(torch.rand(2, 3, 32, 32))
     model.renderer(model._bottleneck(skeleton_image)).sum().backward()
     assert all(p.grad is None for p in model.regressor.parameters())
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters() if p.ndim > 1)
+    assert all(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters() if p.ndim > 1
+    )
 
 
 def test_losses_follow_eq6(tiny_gan_kwargs):
@@ -113,10 +122,12 @@ def test_regressor_checkpoint_initialises_eta(tmp_path, tiny_gan_kwargs):
     trainer.save_checkpoint(path)
     model = KeypointGAN(**tiny_gan_kwargs, regressor_checkpoint=str(path))
     model.setup("fit")
-    for (name, p), q in zip(model.regressor.named_parameters(), regressor.regressor.parameters(), strict=True):
+    for (name, p), q in zip(
+        model.regressor.named_parameters(), regressor.regressor.parameters(), strict=True
+    ):
         torch.testing.assert_close(p, q, msg=name)
     wider = KeypointGAN(**{**tiny_gan_kwargs, "regressor_channels": 8})
     with pytest.raises(ValueError, match="does not fit this model"):
         wider.load_regressor(path)
-    with pytest.raises(FileNotFoundError, match="model.regressor_checkpoint"):
+    with pytest.raises(FileNotFoundError, match=r"model\.regressor_checkpoint"):
         wider.load_regressor(tmp_path / "nope.ckpt")

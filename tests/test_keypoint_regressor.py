@@ -10,7 +10,9 @@ from kpbottleneck.losses import keypoint_mse
 
 def test_pretraining_learns_to_invert_the_renderer(tmp_path):
     pl.seed_everything(0)
-    model = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=8, unet_depth=3, lr=3e-3)
+    model = KeypointRegressor(
+        skeleton="synthetic", image_size=32, regressor_channels=8, unet_depth=3, lr=3e-3
+    )
     angles = torch.arange(17) * 2 * math.pi / 17
     ring = 0.5 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
     poses = ring + 0.05 * torch.randn(64, 17, 2)
@@ -23,9 +25,14 @@ def test_pretraining_learns_to_invert_the_renderer(tmp_path):
 
     start = error()
     trainer = pl.Trainer(
-        accelerator="cpu", max_steps=60, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=1,
-    )  # fmt: skip
+        accelerator="cpu",
+        max_steps=60,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        limit_val_batches=1,
+    )
     trainer.fit(model, train, val)
     assert error() < 0.2 * start
     assert "val/regressor_error" in trainer.callback_metrics

@@ -78,7 +78,7 @@ def test_bad_weights_and_layers(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"missing\.pth \(model.vgg_weights\) does not exist"):
         PerceptualLoss(weights=str(tmp_path / "missing.pth"))
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "partial.pth")
-    with pytest.raises(ValueError, match="partial.pth lack"):
+    with pytest.raises(ValueError, match=r"partial\.pth lack"):
         PerceptualLoss(("relu1_2",), weights=str(tmp_path / "partial.pth"))
     with pytest.raises(ValueError, match="Unknown perceptual layers"):
         PerceptualLoss(("relu9_9",))

@@ -7,7 +7,9 @@ def test_per_image_error_hand_computed():
     prediction = torch.tensor([[[0.0, 0.0], [0.0, 0.0]]])
     target = torch.tensor([[[0.6, 0.8], [0.0, 2.0]]])  # in [0, 1] units: distances 0.5 and 1.0
     torch.testing.assert_close(per_image_error(prediction, target), torch.tensor([0.75]))
-    torch.testing.assert_close(per_image_error(prediction, target, torch.tensor([[True, False]])), torch.tensor([0.5]))
+    torch.testing.assert_close(
+        per_image_error(prediction, target, torch.tensor([[True, False]])), torch.tensor([0.5])
+    )
 
 
 def test_metric_accumulates_and_skips_empty_images():

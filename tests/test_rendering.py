@@ -21,7 +21,11 @@ def reference_render(keypoints, edges, size, sigma, falloff):
                     bx, by = keypoints[b, j].tolist()
                     dx, dy = bx - ax, by - ay
                     length2 = dx * dx + dy * dy
-                    t = 0.0 if length2 == 0 else min(1.0, max(0.0, ((ux - ax) * dx + (uy - ay) * dy) / length2))
+                    t = (
+                        0.0
+                        if length2 == 0
+                        else min(1.0, max(0.0, ((ux - ax) * dx + (uy - ay) * dy) / length2))
+                    )
                     sx, sy = ax + t * dx, ay + t * dy
                     best = min(best, (ux - sx) ** 2 + (uy - sy) ** 2)
                 if falloff == "gaussian":
@@ -39,7 +43,9 @@ def test_matches_per_pixel_reference(falloff, chunk_size):
     keypoints[1, 3] = keypoints[1, 4]  # coincident end points: a degenerate segment
     edges = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 0)]
     size = (7, 9)
-    got = render_skeleton(keypoints, torch.tensor(edges), size, sigma=0.3, falloff=falloff, chunk_size=chunk_size)
+    got = render_skeleton(
+        keypoints, torch.tensor(edges), size, sigma=0.3, falloff=falloff, chunk_size=chunk_size
+    )
     expected = reference_render(keypoints, edges, size, 0.3, falloff)
     assert got.shape == (2, 1, 7, 9)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)

@@ -17,7 +17,14 @@ from kpbottleneck.skeletons import (
 
 @pytest.mark.parametrize(
     ("name", "count"),
-    [("simplified_h36m", 32), ("h36m17", 17), ("mpi_inf_3dhp", 28), ("face68", 68), ("cat_head", 7), ("synthetic", 17)],
+    [
+        ("simplified_h36m", 32),
+        ("h36m17", 17),
+        ("mpi_inf_3dhp", 28),
+        ("face68", 68),
+        ("cat_head", 7),
+        ("synthetic", 17),
+    ],
 )
 def test_builtin_sizes(name, count):
     skeleton = get_skeleton(name)
@@ -38,8 +45,11 @@ def test_dataset_orders():
     # Spot checks against the data sets' documented orders.
     assert SIMPLIFIED_H36M.index("right_wrist") == 27 and SIMPLIFIED_H36M.index("left_shoulder") == 17
     assert [SIMPLIFIED_H36M.keypoint_names[i] for i in H36M17_FROM_32][:4] == [
-        "pelvis", "right_hip", "right_knee", "right_ankle"
-    ]  # fmt: skip
+        "pelvis",
+        "right_hip",
+        "right_knee",
+        "right_ankle",
+    ]
     assert MPI_INF_3DHP.index("head_top") == 7 and MPI_INF_3DHP.index("right_toe") == 27
     mapped = [MPI_INF_3DHP.keypoint_names[i] for i in MPI_INF_3DHP_TO_H36M17]
     assert mapped[H36M17.index("left_wrist")] == "left_wrist"

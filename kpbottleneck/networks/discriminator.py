@@ -44,7 +44,9 @@ class MultiScaleDiscriminator(nn.Module):
     Returns a list of score maps, one per scale (the original "multi_gan" discriminator).
     """
 
-    def __init__(self, in_channels: int = 1, base_channels: int = 64, num_layers: int = 3, num_scales: int = 2) -> None:
+    def __init__(
+        self, in_channels: int = 1, base_channels: int = 64, num_layers: int = 3, num_scales: int = 2
+    ) -> None:
         super().__init__()
         if num_scales < 1:
             raise ValueError(f"num_scales must be >= 1, got {num_scales}")

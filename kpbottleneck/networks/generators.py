@@ -30,7 +30,9 @@ class ConditionalDecoder(nn.Module):
     resolution, while where things are has to come from the skeleton.
     """
 
-    def __init__(self, conditional: bool = True, base_channels: int = 32, depth: int = 4, out_channels: int = 3) -> None:
+    def __init__(
+        self, conditional: bool = True, base_channels: int = 32, depth: int = 4, out_channels: int = 3
+    ) -> None:
         super().__init__()
         self.conditional = conditional
         self.net = UNet(1 + (out_channels if conditional else 0), out_channels, base_channels, depth)

@@ -29,7 +29,9 @@ class HeatmapRegressor(nn.Module):
     (``H / 2**depth``) gives the global context needed to tell e.g. a left arm from a right leg.
     """
 
-    def __init__(self, num_keypoints: int, base_channels: int = 32, depth: int = 4, temperature: float = 1.0) -> None:
+    def __init__(
+        self, num_keypoints: int, base_channels: int = 32, depth: int = 4, temperature: float = 1.0
+    ) -> None:
         super().__init__()
         self.num_keypoints = num_keypoints
         self.net = UNet(1, num_keypoints, base_channels, depth)

@@ -33,7 +33,12 @@ class UNet(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, base_channels: int = 32, depth: int = 4, max_channels: int = 256
+        self,
+        in_channels: int,
+        out_channels: int,
+        base_channels: int = 32,
+        depth: int = 4,
+        max_channels: int = 256,
     ) -> None:
         super().__init__()
         if depth < 1:
@@ -42,14 +47,18 @@ class UNet(nn.Module):
         self.depth = depth
         self.stem = conv_block(in_channels, widths[0])
         self.down = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(widths[i], widths[i], 4, stride=2, padding=1), conv_block(widths[i], widths[i + 1]))
+            nn.Sequential(
+                nn.Conv2d(widths[i], widths[i], 4, stride=2, padding=1), conv_block(widths[i], widths[i + 1])
+            )
             for i in range(depth)
         )
         self.up = nn.ModuleList(
-            nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-                          nn.Conv2d(widths[i + 1], widths[i], 3, padding=1))
+            nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                nn.Conv2d(widths[i + 1], widths[i], 3, padding=1),
+            )
             for i in reversed(range(depth))
-        )  # fmt: skip
+        )
         self.merge = nn.ModuleList(conv_block(2 * widths[i], widths[i]) for i in reversed(range(depth)))
         self.head = nn.Conv2d(widths[0], out_channels, 1)
 
