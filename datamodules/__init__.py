@@ -2,5 +2,6 @@
 
 from datamodules.base import KeypointDataModule, PairsWithPriorDataset
 from datamodules.random_data import RandomDataModule
+from datamodules.synthetic import SyntheticDataModule
 
-__all__ = ["KeypointDataModule", "PairsWithPriorDataset", "RandomDataModule"]
+__all__ = ["KeypointDataModule", "PairsWithPriorDataset", "RandomDataModule", "SyntheticDataModule"]

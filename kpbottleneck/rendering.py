@@ -34,7 +34,7 @@ _SQRT_EPS = 1e-6
 _LENGTH_EPS = 1e-12
 
 
-def _project(points: Tensor, start: Tensor, end: Tensor) -> tuple[Tensor, Tensor]:
+def project_to_segments(points: Tensor, start: Tensor, end: Tensor) -> tuple[Tensor, Tensor]:
     """Closest point of segments ``[start, end]`` to ``points``, all broadcastable ``(..., 2)``.
 
     Returns the projection parameter ``t`` ``(...)`` in [0, 1] and the residual ``points - s``
@@ -60,7 +60,7 @@ class _SegmentDistance(torch.autograd.Function):
             chunk = edges[first : first + chunk_size]
             start = keypoints[:, chunk[:, 0], None, None, :]  # (B, c, 1, 1, 2)
             end = keypoints[:, chunk[:, 1], None, None, :]
-            _, residual = _project(grid, start, end)  # (B, c, H, W, 2)
+            _, residual = project_to_segments(grid, start, end)  # (B, c, H, W, 2)
             distance, index = (residual * residual).sum(-1).min(dim=1)
             closer = distance < best
             best = torch.where(closer, distance, best)
@@ -77,7 +77,7 @@ class _SegmentDistance(torch.autograd.Function):
         start_index, end_index = edges[winner, 0], edges[winner, 1]
         start = torch.gather(keypoints, 1, start_index[..., None].expand(-1, -1, 2))
         end = torch.gather(keypoints, 1, end_index[..., None].expand(-1, -1, 2))
-        t, residual = _project(grid.flatten(0, 1)[None], start, end)
+        t, residual = project_to_segments(grid.flatten(0, 1)[None], start, end)
         # t is either the stationary point of d²(t) or clamped (constant), so the total derivative
         # is the partial one: ∂d²/∂start = -2 (u - s)(1 - t), ∂d²/∂end = -2 (u - s) t.
         weight = -2.0 * grad_output.flatten(1)[..., None] * residual

@@ -1,0 +1,82 @@
+"""Datasets over any indexed collection of videos: frame pairs for training, labelled frames for testing.
+
+A *video collection* is any object with ``num_videos``, ``num_frames(video)`` and ``frame(video, t)``
+(an image ``(3, H, W)`` in [0, 1]); labelled collections also have ``keypoints(video, t)`` ``(K, 2)``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+
+class VideoCollection(Protocol):
+    num_videos: int
+
+    def num_frames(self, video: int) -> int: ...
+
+    def frame(self, video: int, t: int) -> Tensor: ...
+
+
+class LabelledVideoCollection(VideoCollection, Protocol):
+    def keypoints(self, video: int, t: int) -> Tensor: ...
+
+
+class FramePairDataset(Dataset):
+    """Pairs ``(x, x′)`` of two frames of one video: sample ``i`` is frame ``t`` of its video as the
+    target and a frame ``t ± d`` as the appearance, ``d`` uniform in ``window`` (clipped to the video).
+
+    Args:
+        videos: the collection.
+        window: ``(min, max)`` frame distance between x and x′ (the original samples in a window).
+        frame_stride: use every ``frame_stride``-th frame as a target (1: all frames).
+    """
+
+    def __init__(
+        self, videos: VideoCollection, window: tuple[int, int] = (5, 30), frame_stride: int = 1
+    ) -> None:
+        low, high = window
+        if not 0 <= low <= high:
+            raise ValueError(f"window must satisfy 0 <= min <= max, got {window}")
+        self.videos = videos
+        self.window = (low, high)
+        self.index = [
+            (v, t) for v in range(videos.num_videos) for t in range(0, videos.num_frames(v), frame_stride)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        video, t = self.index[index]
+        last = self.videos.num_frames(video) - 1
+        distance = int(torch.randint(self.window[0], self.window[1] + 1, ()))
+        other = t + distance if torch.rand(()) < 0.5 else t - distance
+        if not 0 <= other <= last:  # fall back to the other direction, then clip
+            other = min(max(2 * t - other, 0), last)
+        return {"image": self.videos.frame(video, t), "appearance_image": self.videos.frame(video, other)}
+
+
+class LabelledFrameDataset(Dataset):
+    """Frames with ground-truth keypoints: ``{"image", "keypoints", "visibility"}``."""
+
+    def __init__(self, videos: LabelledVideoCollection, frame_stride: int = 1) -> None:
+        self.videos = videos
+        self.index = [
+            (v, t) for v in range(videos.num_videos) for t in range(0, videos.num_frames(v), frame_stride)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        video, t = self.index[index]
+        keypoints = self.videos.keypoints(video, t)
+        return {
+            "image": self.videos.frame(video, t),
+            "keypoints": keypoints,
+            "visibility": torch.ones(keypoints.shape[0], dtype=torch.bool),
+        }
