@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from kpbottleneck.callbacks import RandomStateCheckpoint
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
@@ -139,6 +140,9 @@ class KeypointGAN(pl.LightningModule):
         return {"keypoints": self.regressor(skeleton_image), "skeleton_image": skeleton_image}
 
     # ------------------------------------------------------------------------------------------ training
+    def configure_callbacks(self) -> list[pl.Callback]:
+        return [RandomStateCheckpoint()]
+
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.regressor_checkpoint:
             self.load_regressor(self.hparams.regressor_checkpoint)

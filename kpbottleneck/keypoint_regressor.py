@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from kpbottleneck.augmentation import jitter_keypoints
+from kpbottleneck.callbacks import RandomStateCheckpoint
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import HeatmapRegressor
@@ -64,6 +65,9 @@ class KeypointRegressor(pl.LightningModule):
         keypoints = batch["keypoints"]
         self.val_error.update(self.regressor(self.renderer(keypoints)), keypoints, batch.get("visibility"))
         self.log("val/regressor_error", self.val_error, prog_bar=True)
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        return [RandomStateCheckpoint()]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.regressor.parameters(), lr=self.hparams.lr)

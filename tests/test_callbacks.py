@@ -1,0 +1,54 @@
+import random
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from datamodules import RandomDataModule
+from kpbottleneck import KeypointGAN
+from kpbottleneck.callbacks import collect_random_state, restore_random_state
+
+
+def _trainer(tmp_path, epochs):
+    return pl.Trainer(
+        accelerator="cpu",
+        max_epochs=epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        limit_val_batches=0,
+    )
+
+
+def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path, tiny_gan_kwargs):
+    def data():
+        return RandomDataModule(image_size=32, batch_size=2, num_train=6, num_prior=16)
+
+    pl.seed_everything(0)
+    straight = KeypointGAN(**tiny_gan_kwargs)
+    _trainer(tmp_path, 2).fit(straight, data())
+
+    pl.seed_everything(0)
+    first = KeypointGAN(**tiny_gan_kwargs)
+    trainer = _trainer(tmp_path, 1)
+    trainer.fit(first, data())
+    trainer.save_checkpoint(tmp_path / "epoch1.ckpt")
+    torch.manual_seed(12345)  # a crash and a new process: the random state is lost
+    resumed = KeypointGAN(**tiny_gan_kwargs)
+    _trainer(tmp_path, 2).fit(resumed, data(), ckpt_path=tmp_path / "epoch1.ckpt")
+
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_random_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
+    pl.seed_everything(3)
+    torch.save(collect_random_state(), tmp_path / "state.pt")
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    pl.seed_everything(99)
+    restore_random_state(torch.load(tmp_path / "state.pt", weights_only=True))
+    torch.testing.assert_close(torch.rand(3), expected[0])
+    np.testing.assert_array_equal(np.random.rand(3), expected[1])
+    assert random.random() == expected[2]
