@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 from pytorch_lightning import Callback
+from pytorch_lightning.utilities import rank_zero_info
+from torchvision.utils import save_image
+
+from kpbottleneck.visualization import keypoint_grid
 
 
 def collect_random_state() -> dict[str, Any]:
@@ -60,3 +66,55 @@ class RandomStateCheckpoint(Callback):
         rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
         if rank < len(per_rank):
             restore_random_state(per_rank[rank])
+
+
+class PredictionPlot(Callback):
+    """Write a picture of predicted (and, where the batch has them, ground-truth) skeletons over the
+    first ``num_images`` test images: ``<log dir>/test_predictions.png``, also sent to the logger when it
+    can show images (``log_image``, e.g. W&B).
+
+    Works with any LightningModule whose ``forward(images)`` returns ``(B, K, 2)`` keypoints and which
+    has a ``skeleton`` attribute.
+    """
+
+    def __init__(self, num_images: int = 16, filename: str = "test_predictions.png") -> None:
+        self.num_images = num_images
+        self.filename = filename
+        self._images: list[torch.Tensor] = []
+        self._predicted: list[torch.Tensor] = []
+        self._targets: list[torch.Tensor] = []
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._images, self._predicted, self._targets = [], [], []
+
+    def on_test_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: dict[str, Any],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        missing = self.num_images - sum(len(images) for images in self._images)
+        if missing <= 0:
+            return
+        images = batch["image"][:missing]
+        with torch.no_grad():
+            self._predicted.append(pl_module(images).cpu())
+        self._images.append(images.cpu())
+        if "keypoints" in batch:
+            self._targets.append(batch["keypoints"][:missing].cpu())
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._images or not trainer.is_global_zero:
+            return
+        target = torch.cat(self._targets) if len(self._targets) == len(self._images) else None
+        grid = keypoint_grid(torch.cat(self._images), torch.cat(self._predicted), pl_module.skeleton, target)
+        path = Path(trainer.log_dir or trainer.default_root_dir) / self.filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(grid, path)
+        rank_zero_info(f"Predicted keypoints over test images written to {path}")
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_image"):
+                logger.log_image(key="test/predictions", images=[grid])

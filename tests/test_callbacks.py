@@ -52,3 +52,22 @@ def test_random_state_round_trips_through_a_weights_only_checkpoint(tmp_path):
     torch.testing.assert_close(torch.rand(3), expected[0])
     np.testing.assert_array_equal(np.random.rand(3), expected[1])
     assert random.random() == expected[2]
+
+
+def test_prediction_plot_writes_predictions_over_test_images(tmp_path, tiny_gan_kwargs):
+    from PIL import Image
+
+    from kpbottleneck.callbacks import PredictionPlot
+
+    model = KeypointGAN(**tiny_gan_kwargs)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        callbacks=[PredictionPlot(num_images=5)],
+    )
+    trainer.test(model, RandomDataModule(image_size=32, batch_size=2, num_val=8), verbose=False)
+    picture = Image.open(tmp_path / "test_predictions.png")
+    # 5 images, each beside its ground truth: 10 panels of 64 px (2x), 8 a row → 2 rows
+    assert picture.size == (8 * 66 + 2, 2 * 66 + 2)  # (width, height)
