@@ -16,8 +16,9 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from datamodules.poses import PoseDataset
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 
 
@@ -43,11 +44,31 @@ class PairsWithPriorDataset(Dataset):
         return sample
 
 
+class UnrepeatedDistributedSampler(DistributedSampler):
+    """Evaluation sampler for DDP: rank ``r`` of ``n`` gets indices ``r, r + n, r + 2n, …``, so every sample
+    is seen exactly once (the last ranks get one fewer when ``len(dataset)`` is not divisible by ``n``).
+
+    Lightning's default ``DistributedSampler`` pads every rank to the same length by repeating samples,
+    which would count them twice in the metrics; being a ``DistributedSampler`` itself, this one is kept.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+
+    def __iter__(self):
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(range(self.rank, len(self.dataset), self.num_replicas))  # type: ignore[arg-type]
+
+
 class KeypointDataModule(pl.LightningDataModule):
     """Base of the data modules: owns batching and loaders; subclasses build the datasets.
 
     Subclasses implement :meth:`build_datasets`, returning a mapping with any of the keys ``pairs``
-    and ``prior`` (training), ``val``, ``test`` and ``predict``.
+    and ``prior`` (training; ``prior`` a :class:`PoseDataset`), ``val``, ``test``, ``predict`` and
+    ``regression`` (labelled training images for the supervised post-processing only). A subclass whose
+    evaluation data has activities / categories names them in ``activities`` (batches carry the ids).
 
     Args:
         skeleton: the keypoint set of the data (name of a built-in or a :class:`Skeleton`).
@@ -55,6 +76,8 @@ class KeypointDataModule(pl.LightningDataModule):
         batch_size: samples per batch and per process.
         num_workers: DataLoader worker processes.
     """
+
+    activities: tuple[str, ...] = ()
 
     def __init__(
         self, skeleton: str | Skeleton, image_size: int = 64, batch_size: int = 16, num_workers: int = 0
@@ -75,10 +98,14 @@ class KeypointDataModule(pl.LightningDataModule):
     def _loader(self, name: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
         if name not in self.datasets:
             raise RuntimeError(f"{type(self).__name__} provides no {name!r} dataset")
+        dataset, sampler = self.datasets[name], None
+        if not shuffle and self.trainer is not None and self.trainer.world_size > 1:
+            sampler = UnrepeatedDistributedSampler(dataset, self.trainer.world_size, self.trainer.global_rank)
         return DataLoader(
-            self.datasets[name],
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             drop_last=drop_last,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -93,6 +120,18 @@ class KeypointDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
+
+    def regression_dataloader(self) -> DataLoader:
+        """Labelled training images, for the supervised post-processing of
+        :class:`~kpbottleneck.evaluation.KeypointEvaluation` (never used to train the model)."""
+        return self._loader("regression")
+
+    def mean_prior_pose(self) -> torch.Tensor:
+        """Mean pose ``(K, 2)`` of the unpaired prior: the "always predict the mean pose" baseline."""
+        prior = self.datasets.get("prior") or self.build_datasets("fit").get("prior")
+        if not isinstance(prior, PoseDataset):
+            raise RuntimeError(f"{type(self).__name__} has no prior PoseDataset to take a mean pose from")
+        return prior.mean_pose()
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("predict" if "predict" in self.datasets else "test")

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from datamodules.base import KeypointDataModule
+from datamodules.poses import PoseDataset
 from kpbottleneck.skeletons import Skeleton
 
 
@@ -28,8 +29,8 @@ class _Named(Dataset):
 class RandomDataModule(KeypointDataModule):
     """Uniform-noise images and uniformly random keypoints in [-0.8, 0.8] (fixed ``seed``).
 
-    Nothing can be learnt from it; it exercises every code path of training, validation, testing and
-    prediction in seconds.
+    Nothing can be learnt from it; it exercises every code path of training, validation, testing,
+    prediction and evaluation in seconds. Evaluation image ``i`` belongs to activity ``i % num_activities``.
     """
 
     def __init__(
@@ -41,10 +42,12 @@ class RandomDataModule(KeypointDataModule):
         num_train: int = 16,
         num_prior: int = 16,
         num_val: int = 8,
+        num_activities: int = 1,
         seed: int = 0,
     ) -> None:
         super().__init__(skeleton, image_size, batch_size, num_workers)
         self.num_train, self.num_prior, self.num_val, self.seed = num_train, num_prior, num_val, seed
+        self.activities = tuple(f"activity{i}" for i in range(num_activities)) if num_activities > 1 else ()
 
     def build_datasets(self, stage: str) -> Mapping[str, Dataset]:
         gen = torch.Generator().manual_seed(self.seed)
@@ -56,19 +59,17 @@ class RandomDataModule(KeypointDataModule):
         def keypoints(n: int) -> torch.Tensor:
             return torch.rand(n, k, 2, generator=gen) * 1.6 - 0.8
 
-        visible = torch.ones(max(self.num_prior, self.num_val), k, dtype=torch.bool)
         pairs = _Named(
             TensorDataset(images(self.num_train), images(self.num_train)), "image", "appearance_image"
         )
-        prior = _Named(
-            TensorDataset(keypoints(self.num_prior), visible[: self.num_prior]),
-            "prior_keypoints",
-            "prior_visibility",
-        )
+        prior = PoseDataset(keypoints(self.num_prior))
+        activity = torch.arange(self.num_val) % max(len(self.activities), 1)
+        visible = torch.ones(self.num_val, k, dtype=torch.bool)
         val = _Named(
-            TensorDataset(images(self.num_val), keypoints(self.num_val), visible[: self.num_val]),
+            TensorDataset(images(self.num_val), keypoints(self.num_val), visible, activity),
             "image",
             "keypoints",
             "visibility",
+            "activity",
         )
-        return {"pairs": pairs, "prior": prior, "val": val, "test": val}
+        return {"pairs": pairs, "prior": prior, "val": val, "test": val, "regression": val}

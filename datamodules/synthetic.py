@@ -305,4 +305,6 @@ class SyntheticDataModule(KeypointDataModule):
         if stage == "fit":
             datasets["pairs"] = FramePairDataset(self._videos("train"), tuple(hp.window))
             datasets["prior"] = self.prior_dataset()
+        if stage == "test":  # labelled training frames, for the supervised post-processing only
+            datasets["regression"] = LabelledFrameDataset(self._videos("train"), stride)
         return datasets

@@ -13,6 +13,7 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from kpbottleneck.callbacks import RandomStateCheckpoint
+from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
@@ -20,7 +21,6 @@ from kpbottleneck.losses import (
     lsgan_discriminator_loss,
     lsgan_generator_loss,
 )
-from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiScaleDiscriminator, PoseEncoder
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.skeletons import Skeleton, get_skeleton
@@ -118,8 +118,6 @@ class KeypointGAN(pl.LightningModule):
         )
         self.perceptual_loss = PerceptualLoss(perceptual_layers, weights=vgg_weights)
         self.regressor.requires_grad_(finetune_regressor)
-        self.val_error = ImageSizeNormalizedError()
-        self.test_error = ImageSizeNormalizedError()
 
     # ----------------------------------------------------------------------------------------- inference
     def forward(self, images: Tensor) -> Tensor:
@@ -141,7 +139,10 @@ class KeypointGAN(pl.LightningModule):
 
     # ------------------------------------------------------------------------------------------ training
     def configure_callbacks(self) -> list[pl.Callback]:
-        return [RandomStateCheckpoint()]
+        """Exact resume and keypoint evaluation by default; a Trainer that has its own keeps it."""
+        present = {type(callback) for callback in self.trainer.callbacks}
+        defaults = [RandomStateCheckpoint(), KeypointEvaluation()]
+        return [callback for callback in defaults if type(callback) not in present]
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.regressor_checkpoint:
@@ -244,14 +245,9 @@ class KeypointGAN(pl.LightningModule):
         ]
 
     # -------------------------------------------------------------------------------------- evaluation
-    def _evaluate(self, batch: dict[str, Any], metric: ImageSizeNormalizedError, name: str) -> None:
-        if "keypoints" not in batch:
-            return
-        metric.update(self(batch["image"]), batch["keypoints"], batch.get("visibility"))
-        self.log(name, metric, prog_bar=True)
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        """Predictions for :class:`~kpbottleneck.evaluation.KeypointEvaluation`, which computes the errors."""
+        return {"keypoints": self(batch["image"])}
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, self.val_error, "val/keypoint_error")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, self.test_error, "test/keypoint_error")
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return self.validation_step(batch, batch_idx)

@@ -1,0 +1,255 @@
+"""Keypoint evaluation as a Lightning callback: add it to any Trainer whose LightningModule outputs keypoints.
+
+The LightningModule needs ``forward(images (B, 3, H, W)) -> keypoints (B, K, 2)`` and a ``skeleton``
+attribute; if its ``validation_step`` / ``test_step`` returns ``{"keypoints": ...}`` those predictions are
+reused instead of running the model again. Evaluation batches carry ``keypoints`` ``(B, K, 2)`` and
+optionally ``visibility`` ``(B, K)``, ``activity`` ``(B,)`` (ids into the data module's ``activities``)
+and, for pixel errors, ``box`` ``(B, 4)`` (the crop in original pixels).
+
+Everything is computed with torchmetrics sum states, so the logged numbers are the same on one process
+and under DDP (the data modules' evaluation loaders never repeat a sample).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning import Callback
+from pytorch_lightning.utilities import rank_zero_info
+from torch import Tensor
+
+from kpbottleneck.metrics import (
+    ImageSizeNormalizedError,
+    InterOcularNormalizedError,
+    KeypointError,
+    PixelError,
+)
+from kpbottleneck.postprocessing import LinearKeypointRegression
+
+ErrorKind = Literal["image_size", "pixels", "inter_ocular"]
+
+
+class KeypointEvaluation(Callback):
+    """Logs keypoint errors on validation and test, per activity where the data has activities, beside the
+    "always predict the mean prior pose" baseline, and prints a table like the paper's at the end of test.
+
+    Logged (``stage`` is ``val`` or ``test``): ``{stage}/keypoint_error`` (the mean over activities of the
+    per-activity means), ``{stage}/keypoint_error/<activity>``, ``{stage}/keypoint_error_flip_tolerant``
+    and ``{stage}/flip_accuracy`` (with ``flip_tolerant``), ``{stage}/mean_pose_error`` (with
+    ``mean_pose_baseline``) and ``test/keypoint_error_post_processed`` (with ``post_processing``).
+
+    Args:
+        error: ``"image_size"`` (% of the image size, Simplified Human3.6M), ``"pixels"`` (original-image
+            pixels, Human3.6M) or ``"inter_ocular"`` (% of the outer-eye-corner distance, 300-W; uses the
+            skeleton's ``normalizer``).
+        flip_tolerant: also report the error against the better of the target and its left/right swap,
+            and the fraction of images whose left/right assignment was right (``image_size`` only).
+        mean_pose_baseline: also report the error of the prior's mean pose (the data module's
+            ``mean_prior_pose()``), so every run shows how far it is from chance.
+        post_processing: at test time, fit a linear regressor from predicted to ground-truth keypoints on
+            the data module's labelled training split (``regression_dataloader()``) and also report the
+            error of the regressed keypoints (only to compare with methods that need it).
+        pixel_image_size: ``(H, W)`` for ``"pixels"`` when batches carry no ``box``.
+        name: the row label of the printed table (default: the LightningModule's class name).
+    """
+
+    def __init__(
+        self,
+        error: ErrorKind = "image_size",
+        flip_tolerant: bool = True,
+        mean_pose_baseline: bool = True,
+        post_processing: bool = False,
+        pixel_image_size: tuple[int, int] = (128, 128),
+        name: str | None = None,
+    ) -> None:
+        if error not in ("image_size", "pixels", "inter_ocular"):
+            raise ValueError(f"error must be 'image_size', 'pixels' or 'inter_ocular', got {error!r}")
+        self.error = error
+        self.flip_tolerant = flip_tolerant and error == "image_size"
+        self.mean_pose_baseline = mean_pose_baseline
+        self.post_processing = post_processing
+        self.pixel_image_size = tuple(pixel_image_size)
+        self.name = name
+        self.metrics: dict[str, KeypointError] = {}
+        self._mean_pose: Tensor | None = None
+        self._regression: Tensor | None = None
+
+    # --------------------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _activities(trainer: pl.Trainer) -> tuple[str, ...]:
+        names = getattr(trainer.datamodule, "activities", None) if trainer.datamodule is not None else None
+        return tuple(names) if names else ("all",)
+
+    def _new_metric(
+        self, pl_module: pl.LightningModule, num_activities: int, flip: bool = False
+    ) -> KeypointError:
+        skeleton = pl_module.skeleton
+        if self.error == "pixels":
+            metric: KeypointError = PixelError(self.pixel_image_size, num_activities)
+        elif self.error == "inter_ocular":
+            if skeleton.normalizer is None:
+                raise ValueError(
+                    f"KeypointEvaluation(error='inter_ocular'): skeleton {skeleton.name!r} has no normalizer "
+                    "(the two outer eye corner indices)"
+                )
+            metric = InterOcularNormalizedError(skeleton.normalizer, num_activities)
+        else:
+            metric = ImageSizeNormalizedError(skeleton.flip_permutation if flip else None, num_activities)
+        return metric.to(pl_module.device)
+
+    def _start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        count = len(self._activities(trainer))
+        self.metrics = {"model": self._new_metric(pl_module, count)}
+        if self.flip_tolerant:
+            self.metrics["flip_tolerant"] = self._new_metric(pl_module, count, flip=True)
+        self._mean_pose = None
+        if self.mean_pose_baseline:
+            mean_prior_pose = getattr(trainer.datamodule, "mean_prior_pose", None)
+            if mean_prior_pose is None:
+                rank_zero_info("KeypointEvaluation: the data module has no mean_prior_pose(); no baseline")
+            else:
+                self._mean_pose = mean_prior_pose().to(pl_module.device)
+                self.metrics["mean_pose"] = self._new_metric(pl_module, count)
+
+    def _update(
+        self, pl_module: pl.LightningModule, outputs: Any, batch: dict[str, Any], regression: Tensor | None
+    ) -> None:
+        if "keypoints" not in batch:
+            return
+        if isinstance(outputs, dict) and "keypoints" in outputs:
+            predicted = outputs["keypoints"]
+        else:
+            with torch.no_grad():
+                predicted = pl_module(batch["image"])
+        target = batch["keypoints"]
+        extra = {"boxes": batch["box"]} if "box" in batch else {}
+        common = {"visibility": batch.get("visibility"), "activity": batch.get("activity"), **extra}
+        candidates = {"model": predicted, "flip_tolerant": predicted}
+        if self._mean_pose is not None:
+            candidates["mean_pose"] = self._mean_pose.expand_as(target)
+        if regression is not None:
+            candidates["post_processed"] = LinearKeypointRegression.apply(regression, predicted)
+        for key, metric in self.metrics.items():
+            metric.update(candidates[key], target, **common)
+
+    def _results(self) -> dict[str, tuple[float, list[float]]]:
+        """Per metric key: the overall value and the per-activity values (DDP-synced)."""
+        return {
+            key: (float(metric.compute()), metric.compute_per_activity().tolist())
+            for key, metric in self.metrics.items()
+        }
+
+    def _log(self, stage: str, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        results = self._results()
+        activities = self._activities(trainer)
+        names = {
+            "model": "keypoint_error",
+            "flip_tolerant": "keypoint_error_flip_tolerant",
+            "mean_pose": "mean_pose_error",
+            "post_processed": "keypoint_error_post_processed",
+        }
+        values: dict[str, float] = {}
+        for key, (overall, per_activity) in results.items():
+            values[f"{stage}/{names[key]}"] = overall
+            if key == "model" and len(activities) > 1:
+                for activity, value in zip(activities, per_activity, strict=True):
+                    if not math.isnan(value):
+                        values[f"{stage}/{names[key]}/{activity}"] = value
+        if "flip_tolerant" in self.metrics:
+            values[f"{stage}/flip_accuracy"] = float(self.metrics["flip_tolerant"].flip_accuracy())
+        finite = {name: value for name, value in values.items() if not math.isnan(value)}
+        # Already reduced over processes by the metrics: no second reduction.
+        pl_module.log_dict(finite, sync_dist=False, rank_zero_only=False)
+        return results
+
+    # ----------------------------------------------------------------------------------------- hooks
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start(trainer, pl_module)
+
+    def on_validation_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: dict[str, Any],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._update(pl_module, outputs, batch, None)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._log("val", trainer, pl_module)
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start(trainer, pl_module)
+        self._regression = None
+        if self.post_processing:
+            self._regression = self._fit_post_processing(trainer, pl_module)
+            self.metrics["post_processed"] = self._new_metric(pl_module, len(self._activities(trainer)))
+
+    def on_test_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: dict[str, Any],
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._update(pl_module, outputs, batch, self._regression)
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        results = self._log("test", trainer, pl_module)
+        if trainer.is_global_zero and not math.isnan(results["model"][0]):
+            print(self.table(results, self._activities(trainer), self.name or type(pl_module).__name__))
+
+    def _fit_post_processing(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Tensor:
+        loader_fn = getattr(trainer.datamodule, "regression_dataloader", None)
+        if loader_fn is None:
+            raise RuntimeError(
+                "KeypointEvaluation(post_processing=True) needs a data module with regression_dataloader() "
+                "(labelled training images to fit the linear regressor on)"
+            )
+        regression = LinearKeypointRegression(pl_module.skeleton.num_keypoints).to(pl_module.device)
+        with torch.no_grad():
+            for batch in loader_fn():
+                images = batch["image"].to(pl_module.device)
+                visibility = batch.get("visibility")
+                regression.update(
+                    pl_module(images),
+                    batch["keypoints"].to(pl_module.device),
+                    None if visibility is None else visibility.to(pl_module.device),
+                )
+        return regression.compute()
+
+    # ----------------------------------------------------------------------------------------- table
+    def table(
+        self, results: dict[str, tuple[float, list[float]]], activities: Sequence[str], method: str
+    ) -> str:
+        """The test results as a text table: rows are methods/settings, columns all + each activity."""
+        unit = {"image_size": "% of image size", "pixels": "pixels", "inter_ocular": "% of inter-ocular"}
+        rows = {
+            "model": method,
+            "flip_tolerant": f"{method} (flip-tolerant)",
+            "post_processed": f"{method} + linear post-processing",
+            "mean_pose": "mean prior pose (baseline)",
+        }
+        columns = ["all", *activities] if len(activities) > 1 else ["all"]
+        width = max(len(label) for label in rows.values()) + 2
+        header = f"{'':<{width}}" + "".join(f"{column:>12}" for column in columns)
+        lines = [f"Keypoint error ({unit[self.error]}), test set", header]
+        for key, label in rows.items():
+            if key not in results:
+                continue
+            overall, per_activity = results[key]
+            cells = [overall, *per_activity] if len(columns) > 1 else [overall]
+            lines.append(f"{label:<{width}}" + "".join(f"{value:>12.2f}" for value in cells))
+        if "flip_tolerant" in self.metrics:
+            accuracy = 100 * float(self.metrics["flip_tolerant"].flip_accuracy())
+            lines.append(f"left/right assignment correct: {accuracy:.1f}% of images")
+        return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Supervised post-processing: a linear regressor from predicted to ground-truth keypoints.
+
+Only for comparing with self-supervised methods whose keypoints are not interpretable and need it
+(Table 1's "with post-processing" rows); KeypointGAN's own numbers never use it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+
+def _design(prediction: Tensor) -> Tensor:
+    """``(B, K, 2)`` → ``(B, 2K + 1)``: all predicted coordinates and a constant 1 (the bias)."""
+    flat = prediction.flatten(1).double()
+    return torch.cat([flat, torch.ones_like(flat[:, :1])], dim=1)
+
+
+class LinearKeypointRegression(Metric):
+    """Fits, in closed form, one linear map per ground-truth keypoint from all ``K`` predicted keypoints
+    (``2K + 1`` inputs with the bias) to its ``(x, y)``: accumulate with ``update``, solve with ``compute``.
+
+    The sufficient statistics (``XᵀX`` and ``XᵀY`` of the normal equations, per target keypoint so that
+    an invisible ground-truth keypoint drops out of its own fit only) are sum states, so under DDP the
+    fit is the one on all ranks' samples. ``ridge`` adds ``ridge · mean(diag XᵀX)`` to the diagonal,
+    which only matters when the inputs are collinear (e.g. a keypoint that never moves).
+
+    ``compute()`` returns the weights ``(K, 2K + 1, 2)``; :meth:`apply` maps predictions with them.
+    """
+
+    full_state_update = False
+    is_differentiable = False
+
+    def __init__(self, num_keypoints: int, ridge: float = 1e-6, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        inputs = 2 * num_keypoints + 1
+        self.num_keypoints, self.ridge = num_keypoints, ridge
+        self.add_state("gram", torch.zeros(num_keypoints, inputs, inputs, dtype=torch.float64), "sum")
+        self.add_state("moment", torch.zeros(num_keypoints, inputs, 2, dtype=torch.float64), "sum")
+
+    def update(self, prediction: Tensor, target: Tensor, visibility: Tensor | None = None) -> None:
+        """Add samples: ``prediction``, ``target`` ``(B, K, 2)``, the target's ``visibility`` ``(B, K)``."""
+        if prediction.shape != target.shape or prediction.shape[1:] != (self.num_keypoints, 2):
+            raise ValueError(
+                f"LinearKeypointRegression({self.num_keypoints}): prediction {tuple(prediction.shape)} and "
+                f"target {tuple(target.shape)} must both be (B, {self.num_keypoints}, 2)"
+            )
+        inputs = _design(prediction.detach())
+        weight = (
+            torch.ones(target.shape[:2], dtype=torch.float64, device=target.device)
+            if visibility is None
+            else visibility.double()
+        )
+        self.gram += torch.einsum("bk,bi,bj->kij", weight, inputs, inputs)
+        self.moment += torch.einsum("bk,bi,bkc->kic", weight, inputs, target.double())
+
+    def compute(self) -> Tensor:
+        if not bool((self.gram[:, -1, -1] > 0).all()):
+            raise RuntimeError(
+                "LinearKeypointRegression: some keypoint was never visible in the fitting samples"
+            )
+        diagonal = torch.diagonal(self.gram, dim1=-2, dim2=-1)
+        damping = self.ridge * diagonal.mean(-1).clamp_min(1e-12)
+        regularised = self.gram + torch.diag_embed(damping[:, None].expand_as(diagonal))
+        return torch.linalg.solve(regularised, self.moment)
+
+    @staticmethod
+    def apply(weights: Tensor, prediction: Tensor) -> Tensor:
+        """Regressed keypoints ``(B, K, 2)`` of ``prediction`` ``(B, K, 2)`` with the fitted ``weights``."""
+        return torch.einsum("bi,kic->bkc", _design(prediction), weights.double()).to(prediction.dtype)

@@ -1,0 +1,113 @@
+import math
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from datamodules import RandomDataModule
+from kpbottleneck import KeypointGAN
+from kpbottleneck.evaluation import KeypointEvaluation
+from kpbottleneck.metrics import ImageSizeNormalizedError
+
+
+def _test(model, data, callback, tmp_path):
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        callbacks=[callback],
+    )
+    trainer.test(model, data, verbose=False)
+    return {name: float(value) for name, value in trainer.callback_metrics.items()}
+
+
+def _errors_by_hand(model, data, keypoint_fn):
+    """Image-size errors (%) per activity, computed directly from the dataset, no callback involved."""
+    data.setup("test")
+    per_activity: dict[int, list[float]] = {}
+    with torch.no_grad():
+        for sample in data.datasets["test"]:
+            predicted = keypoint_fn(sample["image"][None])[0]
+            error = ((predicted - sample["keypoints"]) / 2).norm(dim=-1).mean().item() * 100
+            per_activity.setdefault(int(sample["activity"]), []).append(error)
+    return {activity: sum(errors) / len(errors) for activity, errors in per_activity.items()}
+
+
+def test_logged_errors_match_a_hand_computation(tmp_path, tiny_gan_kwargs, capsys):
+    model = KeypointGAN(**tiny_gan_kwargs).eval()
+    data = RandomDataModule(image_size=32, batch_size=3, num_val=7, num_activities=2)
+    logged = _test(model, data, KeypointEvaluation(), tmp_path)
+
+    by_activity = _errors_by_hand(model, data, model)
+    assert logged["test/keypoint_error/activity0"] == pytest.approx(by_activity[0], rel=1e-5)
+    assert logged["test/keypoint_error/activity1"] == pytest.approx(by_activity[1], rel=1e-5)
+    assert logged["test/keypoint_error"] == pytest.approx((by_activity[0] + by_activity[1]) / 2, rel=1e-5)
+
+    mean_pose = data.mean_prior_pose()
+    baseline = _errors_by_hand(model, data, lambda images: mean_pose[None])
+    assert logged["test/mean_pose_error"] == pytest.approx(sum(baseline.values()) / 2, rel=1e-5)
+    assert logged["test/keypoint_error_flip_tolerant"] <= logged["test/keypoint_error"] + 1e-6
+    assert 0.0 <= logged["test/flip_accuracy"] <= 1.0
+
+    table = capsys.readouterr().out
+    assert "KeypointGAN" in table and "mean prior pose (baseline)" in table and "activity1" in table
+
+
+def test_post_processing_fits_on_the_labelled_training_split(tmp_path, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs).eval()
+    # RandomDataModule's regression split is its test split: 6 samples, 35 inputs → an exact fit
+    data = RandomDataModule(image_size=32, batch_size=2, num_val=6)
+    logged = _test(model, data, KeypointEvaluation(post_processing=True), tmp_path)
+    assert logged["test/keypoint_error_post_processed"] < 0.05 * logged["test/keypoint_error"]
+
+
+def test_validation_during_fit_logs_the_error(tmp_path, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        max_epochs=1,
+        limit_train_batches=1,
+        limit_val_batches=2,
+    )
+    trainer.fit(model, RandomDataModule(image_size=32, batch_size=2))
+    assert math.isfinite(float(trainer.callback_metrics["val/keypoint_error"]))
+    # the model's default callback was added once
+    assert sum(isinstance(c, KeypointEvaluation) for c in trainer.callbacks) == 1
+
+
+def test_a_configured_callback_replaces_the_models_default(tmp_path, tiny_gan_kwargs):
+    mine = KeypointEvaluation(flip_tolerant=False, mean_pose_baseline=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        callbacks=[mine],
+        default_root_dir=tmp_path,
+    )
+    trainer.test(KeypointGAN(**tiny_gan_kwargs), RandomDataModule(image_size=32, batch_size=2), verbose=False)
+    assert [c for c in trainer.callbacks if isinstance(c, KeypointEvaluation)] == [mine]
+    assert "test/mean_pose_error" not in trainer.callback_metrics
+
+
+def test_inter_ocular_needs_a_normaliser(tmp_path, tiny_gan_kwargs):
+    with pytest.raises(ValueError, match="has no normalizer"):
+        _test(
+            KeypointGAN(**tiny_gan_kwargs),
+            RandomDataModule(image_size=32),
+            KeypointEvaluation(error="inter_ocular"),
+            tmp_path,
+        )
+
+
+def test_unknown_error_kind_is_refused():
+    with pytest.raises(ValueError, match="error must be"):
+        KeypointEvaluation(error="pck")
+
+
+def test_metric_module_is_importable_alone():
+    assert ImageSizeNormalizedError().higher_is_better is False
