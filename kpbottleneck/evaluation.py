@@ -137,7 +137,8 @@ class KeypointEvaluation(Callback):
             metric.update(candidates[key], target, **common)
 
     def _results(self) -> dict[str, tuple[float, list[float]]]:
-        """Per metric key: the overall value and the per-activity values (DDP-synced)."""
+        """Per metric key: the overall value and the per-activity values (DDP-synced: every process must
+        call this, never rank 0 alone)."""
         return {
             key: (float(metric.compute()), metric.compute_per_activity().tolist())
             for key, metric in self.metrics.items()
@@ -160,7 +161,9 @@ class KeypointEvaluation(Callback):
                     if not math.isnan(value):
                         values[f"{stage}/{names[key]}/{activity}"] = value
         if "flip_tolerant" in self.metrics:
-            values[f"{stage}/flip_accuracy"] = float(self.metrics["flip_tolerant"].flip_accuracy())
+            accuracy = float(self.metrics["flip_tolerant"].flip_accuracy())
+            values[f"{stage}/flip_accuracy"] = accuracy
+            results["flip_accuracy"] = (accuracy, [])
         finite = {name: value for name, value in values.items() if not math.isnan(value)}
         # Already reduced over processes by the metrics: no second reduction.
         pl_module.log_dict(finite, sync_dist=False, rank_zero_only=False)
@@ -249,7 +252,6 @@ class KeypointEvaluation(Callback):
             overall, per_activity = results[key]
             cells = [overall, *per_activity] if len(columns) > 1 else [overall]
             lines.append(f"{label:<{width}}" + "".join(f"{value:>12.2f}" for value in cells))
-        if "flip_tolerant" in self.metrics:
-            accuracy = 100 * float(self.metrics["flip_tolerant"].flip_accuracy())
-            lines.append(f"left/right assignment correct: {accuracy:.1f}% of images")
+        if "flip_accuracy" in results:
+            lines.append(f"left/right assignment correct: {100 * results['flip_accuracy'][0]:.1f}% of images")
         return "\n".join(lines)

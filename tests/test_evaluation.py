@@ -1,4 +1,8 @@
+import csv
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
@@ -8,6 +12,9 @@ from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.metrics import ImageSizeNormalizedError
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = str(ROOT / "experiments" / "smoke.yaml")
 
 
 def _test(model, data, callback, tmp_path):
@@ -111,3 +118,59 @@ def test_unknown_error_kind_is_refused():
 
 def test_metric_module_is_importable_alone():
     assert ImageSizeNormalizedError().higher_is_better is False
+
+
+def _cli_test(tmp_path, name, devices):
+    """``kpbottleneck test`` of the smoke model (seeded initial weights) on 7 images, 3 activities."""
+    root = tmp_path / name
+    extra = tmp_path / "evaluation.yaml"
+    extra.write_text(
+        "trainer:\n"
+        "  callbacks:\n"
+        "    - class_path: kpbottleneck.evaluation.KeypointEvaluation\n"
+        "      init_args: {post_processing: true}\n"
+        "data:\n"
+        "  init_args: {num_val: 7, batch_size: 2, num_activities: 3}\n"
+    )
+    strategy = ["--trainer.strategy", "ddp"] if devices > 1 else []
+    command = [
+        sys.executable,
+        "-m",
+        "kpbottleneck",
+        "test",
+        "--config",
+        SMOKE,
+        "--config",
+        str(extra),
+        "--trainer.devices",
+        str(devices),
+        *strategy,
+        "--trainer.default_root_dir",
+        str(root),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = list(csv.DictReader(next(root.rglob("metrics.csv")).open()))
+    return {
+        key: float(value) for row in rows for key, value in row.items() if value and key.startswith("test/")
+    }
+
+
+@pytest.mark.slow
+def test_ddp_gives_the_single_process_numbers_without_counting_padding_twice(tmp_path):
+    # 7 images over 2 processes × batch 2: Lightning's default sampler would repeat one image
+    single = _cli_test(tmp_path, "single", 1)
+    ddp = _cli_test(tmp_path, "ddp", 2)
+    expected = {
+        "test/keypoint_error",
+        "test/keypoint_error/activity0",
+        "test/keypoint_error/activity2",
+        "test/mean_pose_error",
+        "test/keypoint_error_flip_tolerant",
+        "test/flip_accuracy",
+        "test/keypoint_error_post_processed",
+    }
+    assert expected <= set(single)
+    assert set(ddp) == set(single)
+    for key, value in single.items():
+        assert ddp[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
