@@ -25,6 +25,11 @@ class LabelledVideoCollection(VideoCollection, Protocol):
     def keypoints(self, video: int, t: int) -> Tensor: ...
 
 
+def frame_index(videos: VideoCollection, frame_stride: int = 1) -> list[tuple[int, int]]:
+    """``(video, frame)`` of every ``frame_stride``-th frame of every video of the collection."""
+    return [(v, t) for v in range(videos.num_videos) for t in range(0, videos.num_frames(v), frame_stride)]
+
+
 class FramePairDataset(Dataset):
     """Pairs ``(x, x′)`` of two frames of one video: sample ``i`` is frame ``t`` of its video as the
     target and a frame ``t ± d`` as the appearance, ``d`` uniform in ``window`` (clipped to the video).
@@ -43,9 +48,7 @@ class FramePairDataset(Dataset):
             raise ValueError(f"window must satisfy 0 <= min <= max, got {window}")
         self.videos = videos
         self.window = (low, high)
-        self.index = [
-            (v, t) for v in range(videos.num_videos) for t in range(0, videos.num_frames(v), frame_stride)
-        ]
+        self.index = frame_index(videos, frame_stride)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -65,9 +68,7 @@ class LabelledFrameDataset(Dataset):
 
     def __init__(self, videos: LabelledVideoCollection, frame_stride: int = 1) -> None:
         self.videos = videos
-        self.index = [
-            (v, t) for v in range(videos.num_videos) for t in range(0, videos.num_frames(v), frame_stride)
-        ]
+        self.index = frame_index(videos, frame_stride)
 
     def __len__(self) -> int:
         return len(self.index)

@@ -3,6 +3,7 @@ import os
 os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 
 import pytest
+import pytorch_lightning as pl
 import torch
 
 TINY_GAN = dict(
@@ -36,3 +37,16 @@ def make_batch(batch_size=2, size=32, num_keypoints=17, seed=0):
         "prior_visibility": torch.ones(batch_size, num_keypoints, dtype=torch.bool),
         "keypoints": torch.rand(batch_size, num_keypoints, 2, generator=gen) * 1.6 - 0.8,
     }
+
+
+def cpu_trainer(tmp_path, **overrides):
+    """A quiet CPU Trainer for tests: no logger, progress bar, summary or checkpoints unless asked."""
+    settings = dict(
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    return pl.Trainer(**{**settings, **overrides})

@@ -3,6 +3,7 @@ import random
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from conftest import cpu_trainer
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN
@@ -10,16 +11,7 @@ from kpbottleneck.callbacks import collect_random_state, restore_random_state
 
 
 def _trainer(tmp_path, epochs):
-    return pl.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path,
-        limit_val_batches=0,
-    )
+    return cpu_trainer(tmp_path, max_epochs=epochs, limit_val_batches=0)
 
 
 def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path, tiny_gan_kwargs):
@@ -60,13 +52,7 @@ def test_prediction_plot_writes_predictions_over_test_images(tmp_path, tiny_gan_
     from kpbottleneck.callbacks import PredictionPlot
 
     model = KeypointGAN(**tiny_gan_kwargs)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_progress_bar=False,
-        default_root_dir=tmp_path,
-        callbacks=[PredictionPlot(num_images=5)],
-    )
+    trainer = cpu_trainer(tmp_path, callbacks=[PredictionPlot(num_images=5)])
     trainer.test(model, RandomDataModule(image_size=32, batch_size=2, num_val=8), verbose=False)
     picture = Image.open(tmp_path / "test_predictions.png")
     # 5 images, each beside its ground truth: 10 panels of 64 px (2x), 8 a row → 2 rows

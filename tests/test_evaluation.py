@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import pytorch_lightning as pl
 import torch
+from conftest import cpu_trainer
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN
@@ -18,13 +18,7 @@ SMOKE = str(ROOT / "experiments" / "smoke.yaml")
 
 
 def _test(model, data, callback, tmp_path):
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_progress_bar=False,
-        default_root_dir=tmp_path,
-        callbacks=[callback],
-    )
+    trainer = cpu_trainer(tmp_path, callbacks=[callback])
     trainer.test(model, data, verbose=False)
     return {name: float(value) for name, value in trainer.callback_metrics.items()}
 
@@ -71,12 +65,8 @@ def test_post_processing_fits_on_the_labelled_training_split(tmp_path, tiny_gan_
 
 def test_validation_during_fit_logs_the_error(tmp_path, tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path,
+    trainer = cpu_trainer(
+        tmp_path,
         max_epochs=1,
         limit_train_batches=1,
         limit_val_batches=2,
@@ -89,13 +79,7 @@ def test_validation_during_fit_logs_the_error(tmp_path, tiny_gan_kwargs):
 
 def test_a_configured_callback_replaces_the_models_default(tmp_path, tiny_gan_kwargs):
     mine = KeypointEvaluation(flip_tolerant=False, mean_pose_baseline=False)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        logger=False,
-        enable_progress_bar=False,
-        callbacks=[mine],
-        default_root_dir=tmp_path,
-    )
+    trainer = cpu_trainer(tmp_path, callbacks=[mine])
     trainer.test(KeypointGAN(**tiny_gan_kwargs), RandomDataModule(image_size=32, batch_size=2), verbose=False)
     assert [c for c in trainer.callbacks if isinstance(c, KeypointEvaluation)] == [mine]
     assert "test/mean_pose_error" not in trainer.callback_metrics
