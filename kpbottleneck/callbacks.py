@@ -11,8 +11,9 @@ import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 from pytorch_lightning import Callback
+from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
-from torchvision.utils import save_image
+from torchvision.utils import make_grid, save_image
 
 from kpbottleneck.visualization import keypoint_grid
 
@@ -68,10 +69,57 @@ class RandomStateCheckpoint(Callback):
             restore_random_state(per_rank[rank])
 
 
+def log_image(trainer: pl.Trainer, key: str, image: torch.Tensor, save_files: bool = True) -> None:
+    """Send one picture ``(3, H, W)`` in [0, 1] to every logger of the trainer, whatever its kind.
+
+    W&B gets an image panel ``key``, TensorBoard an image ``key``; loggers that cannot show images (CSV)
+    and a trainer without logger get a PNG ``<log dir>/images/<key>_<step>.png`` when ``save_files``.
+    """
+    step = trainer.global_step
+    savers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger | TensorBoardLogger)]
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            pixels = (image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+            logger.log_image(key=key, images=[pixels], step=step)
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(key, image.detach().clamp(0, 1).cpu(), step)
+    if save_files and (savers or not trainer.loggers):
+        folder = Path((savers[0].log_dir if savers else None) or trainer.default_root_dir) / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        save_image(image, folder / f"{key.replace('/', '_')}_{step:07d}.png")
+
+
+class TrainingSamples(Callback):
+    """Every ``every_n_batches`` training batches, log one picture of the whole pipeline on the batch's
+    first ``num_samples`` samples: a row per sample with the target frame x, the appearance frame x′, the
+    predicted skeleton Φ(x), the clean skeleton β(η(Φ(x))), the reconstruction x̂, a prior skeleton ȳ and
+    the keypoints drawn over x (left limbs blue, right red).
+
+    Logger-agnostic (see :func:`log_image`); needs a LightningModule with ``pipeline_images(batch)``
+    (:class:`~kpbottleneck.KeypointGAN`). Only rank 0 draws.
+    """
+
+    def __init__(self, every_n_batches: int = 500, num_samples: int = 4) -> None:
+        if every_n_batches < 1 or num_samples < 1:
+            raise ValueError("every_n_batches and num_samples must be >= 1")
+        self.every_n_batches = every_n_batches
+        self.num_samples = num_samples
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if not trainer.is_global_zero or trainer.fit_loop.total_batch_idx % self.every_n_batches:
+            return
+        first = {key: value[: self.num_samples] for key, value in batch.items()}
+        panels = pl_module.pipeline_images(first)  # name → (n, 3, H, W)
+        rows = torch.stack(list(panels.values()), dim=1).flatten(0, 1)  # sample-major
+        log_image(trainer, "train/samples", make_grid(rows, nrow=len(panels), padding=2, pad_value=1.0))
+
+
 class PredictionPlot(Callback):
     """Write a picture of predicted (and, where the batch has them, ground-truth) skeletons over the
-    first ``num_images`` test images: ``<log dir>/test_predictions.png``, also sent to the logger when it
-    can show images (``log_image``, e.g. W&B).
+    first ``num_images`` test images: ``<log dir>/test_predictions.png``, also sent to the loggers that
+    show images (W&B, TensorBoard).
 
     Works with any LightningModule whose ``forward(images)`` returns ``(B, K, 2)`` keypoints and which
     has a ``skeleton`` attribute.
@@ -115,6 +163,4 @@ class PredictionPlot(Callback):
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(grid, path)
         rank_zero_info(f"Predicted keypoints over test images written to {path}")
-        for logger in trainer.loggers:
-            if hasattr(logger, "log_image"):
-                logger.log_image(key="test/predictions", images=[grid])
+        log_image(trainer, "test/predictions", grid, save_files=False)

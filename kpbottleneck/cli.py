@@ -7,12 +7,39 @@ every ``__init__`` argument of both is an option (``--model.init_args.lambda_adv
 
 from __future__ import annotations
 
-from pytorch_lightning import LightningDataModule, LightningModule
-from pytorch_lightning.cli import LightningCLI
+from collections.abc import Mapping
+from typing import Any
+
+from pytorch_lightning import LightningDataModule, LightningModule, Trainer
+from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings → one level with dotted keys (``{"model": {"lr": 1}}`` → ``{"model.lr": 1}``)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten_config(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+class SaveConfigToLoggers(SaveConfigCallback):
+    """Saves ``config.yaml`` in the log directory (Lightning's behaviour) and also gives every logger the
+    resolved configuration as flat dotted keys, e.g. ``model.init_args.lambda_adv``: a W&B run's config
+    then holds exactly the options that a sweep sets, under the same names."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        config = flatten_config(self.config.as_dict())
+        config.pop("config", None)  # the paths of the config files themselves
+        for logger in trainer.loggers:
+            logger.log_hyperparams(config)
 
 
 class KeypointCLI(LightningCLI):
-    """LightningCLI with subclass mode for models and data modules and a config saved with every run."""
+    """LightningCLI with subclass mode for models and data modules and the config saved with every run."""
 
     def __init__(self, args: list[str] | None = None, run: bool = True) -> None:
         super().__init__(
@@ -20,6 +47,7 @@ class KeypointCLI(LightningCLI):
             LightningDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
+            save_config_callback=SaveConfigToLoggers,
             save_config_kwargs={"overwrite": True},
             args=args,
             run=run,

@@ -24,6 +24,7 @@ from kpbottleneck.losses import (
 from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiScaleDiscriminator, PoseEncoder
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.skeletons import Skeleton, get_skeleton
+from kpbottleneck.visualization import draw_skeleton
 
 
 class KeypointGAN(pl.LightningModule):
@@ -130,6 +131,30 @@ class KeypointGAN(pl.LightningModule):
         ``appearance_images`` ``(B, 3, H, W)`` is ignored (may be ``None``) by an unconditional model.
         """
         return self.decoder(self.renderer(keypoints), appearance_images if self.hparams.conditional else None)
+
+    @torch.no_grad()
+    def pipeline_images(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Every image of a training step on ``batch`` (for logging), each ``(B, 3, H, W)`` in [0, 1]:
+        x, x′, Φ(x), β(η(Φ(x))), x̂, the prior skeleton ȳ and the keypoints η(Φ(x)) drawn over x."""
+        image = batch["image"]
+        appearance = batch["appearance_image"] if self.hparams.conditional else None
+        skeleton_image = self.encoder(image)
+        keypoints = self.regressor(skeleton_image)
+        clean = self.renderer(keypoints)
+        reconstruction = self.decoder(clean if self.hparams.bottleneck else skeleton_image, appearance)
+
+        def rgb(grey: Tensor) -> Tensor:
+            return grey.expand(-1, 3, -1, -1)
+
+        return {
+            "x": image,
+            "x′": batch["appearance_image"],
+            "Φ(x)": rgb(skeleton_image),
+            "β(η(Φ(x)))": rgb(clean),
+            "x̂": reconstruction,
+            "ȳ": rgb(self.renderer(batch["prior_keypoints"])),
+            "keypoints": draw_skeleton(image, keypoints, self.skeleton, scale=1).to(image),
+        }
 
     def predict_step(
         self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0

@@ -57,3 +57,38 @@ def test_prediction_plot_writes_predictions_over_test_images(tmp_path, tiny_gan_
     picture = Image.open(tmp_path / "test_predictions.png")
     # 5 images, each beside its ground truth: 10 panels of 64 px (2x), 8 a row → 2 rows
     assert picture.size == (8 * 66 + 2, 2 * 66 + 2)  # (width, height)
+
+
+def test_training_samples_log_the_whole_pipeline_every_n_batches(tmp_path, tiny_gan_kwargs):
+    from PIL import Image
+    from pytorch_lightning.loggers import CSVLogger
+
+    from kpbottleneck.callbacks import TrainingSamples
+
+    trainer = cpu_trainer(
+        tmp_path,
+        logger=CSVLogger(tmp_path),
+        max_epochs=1,
+        limit_train_batches=5,
+        limit_val_batches=0,
+        callbacks=[TrainingSamples(every_n_batches=2, num_samples=3)],
+    )
+    trainer.fit(KeypointGAN(**tiny_gan_kwargs), RandomDataModule(image_size=32, batch_size=4, num_train=20))
+    pictures = sorted((tmp_path / "lightning_logs").rglob("images/train_samples_*.png"))
+    assert [p.name for p in pictures] == [  # batches 0, 2, 4 (two optimiser steps per batch)
+        "train_samples_0000002.png",
+        "train_samples_0000006.png",
+        "train_samples_0000010.png",
+    ]
+    # 3 samples × 7 panels (x, x′, Φ(x), β(η(Φ(x))), x̂, ȳ, keypoints) of 32 px, 2 px padding
+    assert Image.open(pictures[0]).size == (7 * 34 + 2, 3 * 34 + 2)
+
+
+def test_pipeline_images_are_rgb_in_unit_range(tiny_gan_kwargs):
+    from conftest import make_batch
+
+    panels = KeypointGAN(**tiny_gan_kwargs).pipeline_images(make_batch())
+    assert list(panels) == ["x", "x′", "Φ(x)", "β(η(Φ(x)))", "x̂", "ȳ", "keypoints"]
+    for name, image in panels.items():
+        assert image.shape == (2, 3, 32, 32), name
+        assert image.min() >= 0.0 and image.max() <= 1.0, name
