@@ -18,6 +18,13 @@ from torchvision.utils import make_grid, save_image
 from kpbottleneck.visualization import keypoint_grid
 
 
+def not_yet_in(trainer: pl.Trainer, defaults: list[Callback]) -> list[Callback]:
+    """The ``defaults`` whose type the trainer has no callback of: what a LightningModule's
+    ``configure_callbacks`` returns so that callbacks the user configured take precedence."""
+    present = {type(callback) for callback in trainer.callbacks}
+    return [callback for callback in defaults if type(callback) not in present]
+
+
 def collect_random_state() -> dict[str, Any]:
     """This process's torch, CUDA, NumPy and Python generator states, as tensors and plain Python values.
 

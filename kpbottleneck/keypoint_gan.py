@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from kpbottleneck.callbacks import RandomStateCheckpoint
+from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
@@ -165,9 +165,7 @@ class KeypointGAN(pl.LightningModule):
     # ------------------------------------------------------------------------------------------ training
     def configure_callbacks(self) -> list[pl.Callback]:
         """Exact resume and keypoint evaluation by default; a Trainer that has its own keeps it."""
-        present = {type(callback) for callback in self.trainer.callbacks}
-        defaults = [RandomStateCheckpoint(), KeypointEvaluation()]
-        return [callback for callback in defaults if type(callback) not in present]
+        return not_yet_in(self.trainer, [RandomStateCheckpoint(), KeypointEvaluation()])
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.regressor_checkpoint:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from kpbottleneck.augmentation import jitter_keypoints
-from kpbottleneck.callbacks import RandomStateCheckpoint
+from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import HeatmapRegressor
@@ -67,7 +67,8 @@ class KeypointRegressor(pl.LightningModule):
         self.log("val/regressor_error", self.val_error, prog_bar=True)
 
     def configure_callbacks(self) -> list[pl.Callback]:
-        return [RandomStateCheckpoint()]
+        """Exact resume by default (a Trainer that has its own RandomStateCheckpoint keeps it)."""
+        return not_yet_in(self.trainer, [RandomStateCheckpoint()])
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.regressor.parameters(), lr=self.hparams.lr)
