@@ -62,3 +62,11 @@ def test_regressor_gradients_reach_input():
     skeleton = torch.rand(1, 1, 16, 16, requires_grad=True)
     HeatmapRegressor(3, 4, 2)(skeleton).sum().backward()
     assert skeleton.grad.abs().sum() > 0
+
+
+def test_pose_encoder_starts_from_an_almost_empty_skeleton_image():
+    torch.manual_seed(0)
+    output = PoseEncoder(3, 8, 2, initial_intensity=0.05)(torch.rand(4, 3, 32, 32))
+    assert 0.03 < output.mean().item() < 0.1  # not sigmoid(0) = 0.5
+    with pytest.raises(ValueError, match="initial_intensity"):
+        PoseEncoder(initial_intensity=1.0)
