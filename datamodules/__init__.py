@@ -1,6 +1,7 @@
 """LightningDataModules and Datasets for kpbottleneck (a second top-level package of the distribution)."""
 
 from datamodules.base import KeypointDataModule, PairsWithPriorDataset
+from datamodules.media import MediaDataModule
 from datamodules.poses import PoseDataset
 from datamodules.random_data import RandomDataModule
 from datamodules.synthetic import SyntheticDataModule
@@ -11,6 +12,7 @@ __all__ = [
     "FramePairDataset",
     "KeypointDataModule",
     "LabelledFrameDataset",
+    "MediaDataModule",
     "PairsWithPriorDataset",
     "PoseDataset",
     "RandomDataModule",

@@ -46,3 +46,22 @@ def pixel_centre_grid(
     ys = (2.0 * torch.arange(height, device=device, dtype=dtype) + 1.0) / height - 1.0
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([grid_x, grid_y], dim=-1)
+
+
+def normalized_to_box_pixels(keypoints: Tensor, boxes: Tensor) -> Tensor:
+    """Pixel coordinates in an original image of keypoints ``(B, K, 2)`` predicted on a crop of it.
+
+    ``boxes`` ``(B, 4)`` = ``(x0, y0, x1, y1)`` is the region of the original that was resized to the
+    network input, in pixel *edges* (the whole image is ``(0, 0, W, H)``; a box may reach outside it where
+    the input was padded). With the whole image as the box this is :func:`normalized_to_pixels`.
+    """
+    boxes = boxes.to(keypoints)
+    origin, extent = boxes[:, None, :2], (boxes[:, 2:] - boxes[:, :2])[:, None]
+    return origin + normalized_to_unit(keypoints) * extent - 0.5
+
+
+def box_pixels_to_normalized(keypoints: Tensor, boxes: Tensor) -> Tensor:
+    """Inverse of :func:`normalized_to_box_pixels`: original pixels ``(B, K, 2)`` to the crop's [-1, 1]."""
+    boxes = boxes.to(keypoints)
+    origin, extent = boxes[:, None, :2], (boxes[:, 2:] - boxes[:, :2])[:, None]
+    return 2.0 * (keypoints + 0.5 - origin) / extent - 1.0

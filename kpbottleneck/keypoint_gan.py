@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytorch_lightning as pl
 import torch
@@ -13,7 +13,9 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
+from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels
 from kpbottleneck.evaluation import KeypointEvaluation
+from kpbottleneck.inference import ImageLike, letterbox_batch, move_keypoints
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
@@ -25,6 +27,14 @@ from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiSca
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 from kpbottleneck.visualization import draw_skeleton
+
+
+class KeypointEdit(NamedTuple):
+    """Result of :meth:`KeypointGAN.edit_keypoints`."""
+
+    keypoints: Tensor
+    skeleton_image: Tensor
+    image: Tensor
 
 
 class KeypointGAN(pl.LightningModule):
@@ -162,13 +172,80 @@ class KeypointGAN(pl.LightningModule):
     def predict_step(
         self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
     ) -> dict[str, Tensor]:
+        """``keypoints`` (normalised) and ``skeleton_image`` Φ(x); with the batch's ``boxes`` ``(B, 4)``
+        (letterbox or crop, see :mod:`kpbottleneck.inference`) also ``pixel_keypoints`` of the originals."""
         skeleton_image = self.encoder(batch["image"])
-        return {"keypoints": self.regressor(skeleton_image), "skeleton_image": skeleton_image}
+        keypoints = self.regressor(skeleton_image)
+        prediction = {"keypoints": keypoints, "skeleton_image": skeleton_image}
+        if "boxes" in batch:
+            prediction["pixel_keypoints"] = normalized_to_box_pixels(keypoints, batch["boxes"])
+        return prediction
+
+    # ------------------------------------------------------------------------------------- applications
+    def _inputs(self, images: ImageLike | Sequence[ImageLike]) -> tuple[Tensor, Tensor]:
+        inputs, boxes = letterbox_batch(images, self.hparams.image_size)
+        return inputs.to(self.device, self.dtype), boxes.to(self.device)
+
+    @torch.no_grad()
+    def predict_keypoints(self, images: ImageLike | Sequence[ImageLike], batch_size: int = 32) -> Tensor:
+        """Keypoints ``(N, K, 2)`` in pixel coordinates (x, y) of each input image, centre of pixel ``i``
+        at ``i``; order and names are ``self.skeleton.keypoint_names``.
+
+        ``images``: a path, PIL image, NumPy array ``(H, W, 3)``, tensor ``(3, H, W)`` / ``(B, 3, H, W)``
+        (uint8 or float in [0, 1]), or a list of them, of any size. Each is padded to a centred square and
+        resized to ``image_size`` (:func:`~kpbottleneck.inference.letterbox`); the keypoints are mapped
+        back exactly. The model is put in eval mode.
+        """
+        self.eval()
+        inputs, boxes = self._inputs(images)
+        keypoints = torch.cat([self(chunk) for chunk in inputs.split(batch_size)])
+        return normalized_to_box_pixels(keypoints, boxes).cpu()
+
+    @torch.no_grad()
+    def transfer_appearance(
+        self, pose_images: ImageLike | Sequence[ImageLike], appearance_images: ImageLike | Sequence[ImageLike]
+    ) -> Tensor:
+        """Figure 9: images ``(N, 3, S, S)`` with the pose of ``pose_images`` and the look of
+        ``appearance_images`` (N each, or one appearance for all), ``S = image_size``."""
+        self.eval()
+        poses, _ = self._inputs(pose_images)
+        appearances, _ = self._inputs(appearance_images)
+        return self.generate(self(poses), appearances.expand(poses.shape[0], -1, -1, -1)).clamp(0, 1)
+
+    @torch.no_grad()
+    def edit_keypoints(
+        self,
+        image: ImageLike,
+        offsets: Mapping[str, tuple[float, float]],
+        appearance_image: ImageLike | None = None,
+    ) -> KeypointEdit:
+        """Figure 10: detect the pose of ``image``, move named keypoints by ``offsets[name] = (dx, dy)``
+        pixels of ``image``, and generate the edited pose with the look of ``appearance_image``
+        (default: ``image`` itself).
+
+        Returns the edited keypoints in pixels of ``image`` ``(1, K, 2)``, their skeleton image
+        β ``(1, 1, S, S)`` and the generated image ``(1, 3, S, S)``.
+        """
+        self.eval()
+        inputs, boxes = self._inputs(image)
+        if inputs.shape[0] != 1:
+            raise ValueError(f"edit_keypoints takes one image, got {inputs.shape[0]}")
+        keypoints = move_keypoints(normalized_to_box_pixels(self(inputs), boxes), self.skeleton, offsets)
+        normalized = box_pixels_to_normalized(keypoints, boxes)
+        appearance = inputs if appearance_image is None else self._inputs(appearance_image)[0]
+        generated = self.generate(normalized, appearance).clamp(0, 1)
+        return KeypointEdit(keypoints.cpu(), self.renderer(normalized).cpu(), generated.cpu())
 
     # ------------------------------------------------------------------------------------------ training
     def configure_callbacks(self) -> list[pl.Callback]:
         """Exact resume and keypoint evaluation by default; a Trainer that has its own keeps it."""
         return not_yet_in(self.trainer, [RandomStateCheckpoint(), KeypointEvaluation()])
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the class as LightningCLI does, so ``kpbottleneck predict --ckpt_path`` also takes
+        checkpoints of models built in Python."""
+        hparams = checkpoint.setdefault("hyper_parameters", {})
+        hparams.setdefault("_class_path", f"{type(self).__module__}.{type(self).__qualname__}")
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.regressor_checkpoint:

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from kpbottleneck.coordinates import normalized_to_unit
+from kpbottleneck.coordinates import normalized_to_box_pixels, normalized_to_unit
 
 
 def mean_visible(values: Tensor, visibility: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -205,10 +205,8 @@ class PixelError(KeypointError):
         if boxes is None:
             height, width = self.image_size
             boxes = prediction.new_tensor([0.0, 0.0, width, height]).expand(prediction.shape[0], 4)
-        boxes = boxes.to(prediction)
-        origin, extent = boxes[:, None, :2], (boxes[:, 2:] - boxes[:, :2])[:, None]
-        prediction = origin + normalized_to_unit(prediction) * extent
-        target = origin + normalized_to_unit(target) * extent
+        prediction = normalized_to_box_pixels(prediction, boxes)
+        target = normalized_to_box_pixels(target, boxes)
         return mean_visible(torch.linalg.vector_norm(prediction - target, dim=-1), visibility)
 
 

@@ -131,3 +131,71 @@ def test_regressor_checkpoint_initialises_eta(tmp_path, tiny_gan_kwargs):
         wider.load_regressor(path)
     with pytest.raises(FileNotFoundError, match=r"model\.regressor_checkpoint"):
         wider.load_regressor(tmp_path / "nope.ckpt")
+
+
+class _Brightness(torch.nn.Module):
+    """Stand-in Φ: the image's brightness as a one-channel "skeleton image"."""
+
+    def forward(self, images):
+        return images.mean(1, keepdim=True)
+
+
+class _CentreOfMass(torch.nn.Module):
+    """Stand-in η: every keypoint at the centre of mass of the brightness (normalised coordinates)."""
+
+    def __init__(self, num_keypoints):
+        super().__init__()
+        self.num_keypoints = num_keypoints
+
+    def forward(self, maps):
+        size = maps.shape[-1]
+        axis = (2 * torch.arange(size, dtype=maps.dtype) + 1) / size - 1
+        weights = maps[:, 0] / maps[:, 0].sum((-2, -1), keepdim=True)
+        centre = torch.stack([(weights.sum(-2) * axis).sum(-1), (weights.sum(-1) * axis).sum(-1)], -1)
+        return centre[:, None].expand(-1, self.num_keypoints, -1)
+
+
+def _spot(height, width, x, y):
+    ys, xs = torch.meshgrid(torch.arange(height * 1.0), torch.arange(width * 1.0), indexing="ij")
+    return torch.exp(-((xs - x) ** 2 + (ys - y) ** 2) / 30.0).expand(3, -1, -1)
+
+
+def test_predict_keypoints_maps_back_to_the_pixels_of_any_input_size(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    model.encoder, model.regressor = _Brightness(), _CentreOfMass(17)
+    images = [_spot(120, 80, 50.0, 30.0), _spot(40, 90, 20.0, 25.0), _spot(32, 32, 10.0, 20.0)]
+    keypoints = model.predict_keypoints(images)
+    assert keypoints.shape == (3, 17, 2)
+    expected = torch.tensor([[50.0, 30.0], [20.0, 25.0], [10.0, 20.0]])
+    assert torch.allclose(keypoints[:, 0], expected, atol=0.3)
+    uint8 = model.predict_keypoints((images[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy())
+    assert torch.allclose(uint8, keypoints[:1], atol=0.1)
+
+
+def test_transfer_appearance_uses_the_pose_of_one_image_and_the_look_of_another(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs).eval()
+    poses, looks = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    transferred = model.transfer_appearance(poses, looks)
+    assert transferred.shape == (2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(transferred, model.generate(model(poses), looks).clamp(0, 1), atol=1e-6)
+    one_look = model.transfer_appearance(poses, looks[0])
+    assert torch.allclose(one_look[0], transferred[0], atol=1e-6)
+    assert not torch.allclose(one_look[1], transferred[1])
+
+
+def test_edit_keypoints_moves_the_named_keypoint_and_its_rendered_skeleton(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    image = torch.rand(3, 64, 48)  # another size than the model's 32 px: offsets are in these pixels
+    before = model.predict_keypoints(image)
+    wrist = model.skeleton.index("left_wrist")
+    edit = model.edit_keypoints(image, {"left_wrist": (6.0, -4.0)})
+    assert torch.allclose(edit.keypoints[0, wrist], before[0, wrist] + torch.tensor([6.0, -4.0]), atol=1e-4)
+    others = [k for k in range(17) if k != wrist]
+    assert torch.allclose(edit.keypoints[0, others], before[0, others], atol=1e-4)
+    assert edit.skeleton_image.shape == (1, 1, 32, 32) and edit.image.shape == (1, 3, 32, 32)
+    # the skeleton image is drawn through the moved wrist: letterbox 64 → 32 halves the pixels (box x0 = -8)
+    x, y = ((edit.keypoints[0, wrist] + torch.tensor([8.0, 0.0]) + 0.5) / 2 - 0.5).round().long().tolist()
+    assert edit.skeleton_image[0, 0, y, x] > 0.5
+    with pytest.raises(KeyError, match="no keypoint 'tail'"):
+        model.edit_keypoints(image, {"tail": (1.0, 1.0)})

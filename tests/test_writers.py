@@ -1,0 +1,91 @@
+import csv
+import json
+
+import pytest
+import torch
+from conftest import cpu_trainer
+from test_media import write_media
+
+from datamodules import MediaDataModule
+from kpbottleneck import KeypointGAN
+from kpbottleneck.cli import KeypointCLI
+from kpbottleneck.video_io import VideoReader
+from kpbottleneck.writers import KeypointWriter
+
+
+@pytest.fixture
+def media(tmp_path):
+    return write_media(tmp_path / "media", video_frames=3)
+
+
+def test_writer_outputs_agree_with_predict_keypoints(tmp_path, media, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    out = tmp_path / "predictions"
+    trainer = cpu_trainer(tmp_path, callbacks=[KeypointWriter(str(out))])
+    trainer.predict(model, MediaDataModule(str(media), image_size=32, batch_size=2), return_predictions=False)
+
+    names = model.skeleton.keypoint_names
+    record = json.loads((out / "keypoints" / "a.json").read_text())
+    assert record["image_size"] == [40, 60] and record["skeleton"] == "synthetic"
+    assert list(record["keypoints"]) == list(names)
+    expected = model.predict_keypoints(media / "a.png")[0]
+    assert torch.allclose(torch.tensor(list(record["keypoints"].values())), expected, atol=1e-3)
+
+    rows = list(csv.DictReader((out / "keypoints.csv").open()))
+    assert [(r["source"].rsplit("/", 1)[1], r["frame"]) for r in rows] == [
+        ("a.png", "0"),
+        ("b.jpg", "0"),
+        ("clip.mp4", "0"),
+        ("clip.mp4", "1"),
+        ("clip.mp4", "2"),
+    ]
+    assert float(rows[1][f"{names[3]}_y"]) == pytest.approx(
+        float(model.predict_keypoints(media / "b.jpg")[0, 3, 1]), abs=1e-3
+    )
+    clip = json.loads((out / "keypoints" / "clip_000002.json").read_text())
+    assert clip["frame"] == 2 and clip["image_size"] == [24, 32]
+
+    assert (out / "overlays" / "a.png").is_file() and (out / "overlays" / "b.png").is_file()
+    overlay = VideoReader(out / "overlays" / "clip.mp4")
+    assert (overlay.num_frames, overlay.size, overlay.fps) == (3, (24, 32), 8.0)
+
+
+def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    trainer = cpu_trainer(tmp_path)
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    out = tmp_path / "cli_predictions"
+    KeypointCLI(
+        args=[
+            "predict",
+            "--config",
+            "experiments/predict.yaml",
+            "--model",
+            "kpbottleneck.KeypointGAN",
+            *[
+                f"--model.init_args.{key}={value}"
+                for key, value in tiny_gan_kwargs.items()
+                if key != "perceptual_layers"
+            ],
+            "--model.init_args.perceptual_layers=[pixels]",
+            "--data.path",
+            str(media),
+            "--data.image_size",
+            "32",
+            "--trainer.callbacks.output_dir",
+            str(out),
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--ckpt_path",
+            str(tmp_path / "model.ckpt"),
+        ]
+    )
+    rows = list(csv.DictReader((out / "keypoints.csv").open()))
+    assert len(rows) == 5 and len(list((out / "keypoints").glob("*.json"))) == 5
+    expected = model.predict_keypoints(media / "a.png")[0, 0]
+    assert [float(rows[0]["head_top_x"]), float(rows[0]["head_top_y"])] == pytest.approx(
+        expected.tolist(), abs=1e-3
+    )
