@@ -11,15 +11,18 @@ Batches (dicts of tensors):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 from datamodules.poses import PoseDataset
 from kpbottleneck.skeletons import Skeleton, get_skeleton
+
+OnCorrupt = Literal["skip", "raise"]
 
 
 class PairsWithPriorDataset(Dataset):
@@ -27,21 +30,44 @@ class PairsWithPriorDataset(Dataset):
 
     The prior pose is drawn with torch's generator, which Lightning's ``seed_everything`` and the
     DataLoader's per-worker seeding make reproducible; image and pose are never related.
+
+    A frame pair that cannot be read (a corrupt image or video) is, with ``on_corrupt="skip"``, left out
+    of its batch (see :func:`collate_skipping`) with one warning naming it; ``"raise"`` stops training.
     """
 
-    def __init__(self, pairs: Dataset, prior: Dataset) -> None:
+    def __init__(self, pairs: Dataset, prior: Dataset, on_corrupt: OnCorrupt = "skip") -> None:
         if len(prior) == 0:  # type: ignore[arg-type]
             raise ValueError("the prior pose dataset is empty; at least one pose is needed")
+        if on_corrupt not in ("skip", "raise"):
+            raise ValueError(f"on_corrupt must be 'skip' or 'raise', got {on_corrupt!r}")
         self.pairs = pairs
         self.prior = prior
+        self.on_corrupt = on_corrupt
+        self._warned: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.pairs)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        sample = dict(self.pairs[index])
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        try:
+            sample = dict(self.pairs[index])
+        except (ValueError, OSError) as error:  # the readers name the file in their messages
+            if self.on_corrupt == "raise":
+                raise
+            if str(error) not in self._warned:
+                self._warned.add(str(error))
+                warnings.warn(f"skipping corrupt training sample {index}: {error}", stacklevel=2)
+            return None
         sample.update(self.prior[int(torch.randint(len(self.prior), ()))])  # type: ignore[arg-type]
         return sample
+
+
+def collate_skipping(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Default collation of the samples that are not ``None`` (corrupt ones, already warned about)."""
+    kept = [sample for sample in samples if sample is not None]
+    if not kept:
+        raise RuntimeError("every sample of a training batch was corrupt (see the warnings above)")
+    return default_collate(kept)
 
 
 class UnrepeatedDistributedSampler(DistributedSampler):
@@ -75,18 +101,26 @@ class KeypointDataModule(pl.LightningDataModule):
         image_size: side of the square images fed to the model.
         batch_size: samples per batch and per process.
         num_workers: DataLoader worker processes.
+        on_corrupt: a training sample that cannot be read is skipped with a warning (``"skip"``) or
+            stops training (``"raise"``).
     """
 
     activities: tuple[str, ...] = ()
 
     def __init__(
-        self, skeleton: str | Skeleton, image_size: int = 64, batch_size: int = 16, num_workers: int = 0
+        self,
+        skeleton: str | Skeleton,
+        image_size: int = 64,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        on_corrupt: OnCorrupt = "skip",
     ) -> None:
         super().__init__()
         self.skeleton = get_skeleton(skeleton)
         self.image_size = image_size
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.on_corrupt = on_corrupt
         self.datasets: dict[str, Dataset] = {}
 
     def build_datasets(self, stage: str) -> Mapping[str, Dataset]:
@@ -95,7 +129,9 @@ class KeypointDataModule(pl.LightningDataModule):
     def setup(self, stage: str) -> None:
         self.datasets.update(self.build_datasets(stage))
 
-    def _loader(self, name: str, shuffle: bool = False, drop_last: bool = False) -> DataLoader:
+    def _loader(
+        self, name: str, shuffle: bool = False, drop_last: bool = False, collate_fn: Any = None
+    ) -> DataLoader:
         if name not in self.datasets:
             raise RuntimeError(f"{type(self).__name__} provides no {name!r} dataset")
         dataset, sampler = self.datasets[name], None
@@ -109,14 +145,18 @@ class KeypointDataModule(pl.LightningDataModule):
             drop_last=drop_last,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            collate_fn=collate_fn,
         )
 
     def train_dataloader(self) -> DataLoader:
-        self.datasets["train"] = PairsWithPriorDataset(self.datasets["pairs"], self.datasets["prior"])
-        return self._loader("train", shuffle=True, drop_last=True)
+        self.datasets["train"] = PairsWithPriorDataset(
+            self.datasets["pairs"], self.datasets["prior"], self.on_corrupt
+        )
+        return self._loader("train", shuffle=True, drop_last=True, collate_fn=collate_skipping)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
+    def val_dataloader(self) -> DataLoader | list:
+        """The validation loader, or none (``[]``) for data without labelled validation frames."""
+        return self._loader("val") if "val" in self.datasets else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")

@@ -38,17 +38,26 @@ class FramePairDataset(Dataset):
         videos: the collection.
         window: ``(min, max)`` frame distance between x and x′ (the original samples in a window).
         frame_stride: use every ``frame_stride``-th frame as a target (1: all frames).
+        per_video: one sample per video with a random target frame instead (for collections of very
+            many videos, whose frames are then counted only when a video is first read).
     """
 
     def __init__(
-        self, videos: VideoCollection, window: tuple[int, int] = (5, 30), frame_stride: int = 1
+        self,
+        videos: VideoCollection,
+        window: tuple[int, int] = (5, 30),
+        frame_stride: int = 1,
+        per_video: bool = False,
     ) -> None:
         low, high = window
         if not 0 <= low <= high:
             raise ValueError(f"window must satisfy 0 <= min <= max, got {window}")
         self.videos = videos
         self.window = (low, high)
-        self.index = frame_index(videos, frame_stride)
+        self.per_video = per_video
+        self.index = (
+            [(v, -1) for v in range(videos.num_videos)] if per_video else frame_index(videos, frame_stride)
+        )
 
     def __len__(self) -> int:
         return len(self.index)
@@ -56,6 +65,8 @@ class FramePairDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         video, t = self.index[index]
         last = self.videos.num_frames(video) - 1
+        if t < 0:  # per_video: a random target frame
+            t = int(torch.randint(last + 1, ()))
         distance = int(torch.randint(self.window[0], self.window[1] + 1, ()))
         other = t + distance if torch.rand(()) < 0.5 else t - distance
         if not 0 <= other <= last:  # fall back to the other direction, then clip
@@ -64,7 +75,9 @@ class FramePairDataset(Dataset):
 
 
 class LabelledFrameDataset(Dataset):
-    """Frames with ground-truth keypoints: ``{"image", "keypoints", "visibility"}``."""
+    """Frames with ground-truth keypoints: ``{"image", "keypoints", "visibility"}``, plus whatever the
+    collection's optional ``annotations(video, t)`` adds (``activity``, ``box``); the visibility comes
+    from its optional ``visibility(video, t)`` (default: all visible)."""
 
     def __init__(self, videos: LabelledVideoCollection, frame_stride: int = 1) -> None:
         self.videos = videos
@@ -76,8 +89,30 @@ class LabelledFrameDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         video, t = self.index[index]
         keypoints = self.videos.keypoints(video, t)
-        return {
+        visibility = getattr(self.videos, "visibility", None)
+        sample = {
             "image": self.videos.frame(video, t),
             "keypoints": keypoints,
-            "visibility": torch.ones(keypoints.shape[0], dtype=torch.bool),
+            "visibility": (
+                visibility(video, t) if visibility else torch.ones(keypoints.shape[0], dtype=torch.bool)
+            ),
         }
+        annotations = getattr(self.videos, "annotations", None)
+        if annotations is not None:
+            sample.update(annotations(video, t))
+        return sample
+
+
+class FrameDataset(Dataset):
+    """Every ``frame_stride``-th frame of every video, image only: ``{"image"}`` (e.g. still images for
+    :class:`~datamodules.tps.ThinPlateSplinePairDataset`)."""
+
+    def __init__(self, videos: VideoCollection, frame_stride: int = 1) -> None:
+        self.videos = videos
+        self.index = frame_index(videos, frame_stride)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {"image": self.videos.frame(*self.index[index])}

@@ -29,6 +29,7 @@ from kpbottleneck.metrics import (
     PixelError,
 )
 from kpbottleneck.postprocessing import LinearKeypointRegression
+from kpbottleneck.skeletons import Skeleton
 
 ErrorKind = Literal["image_size", "pixels", "inter_ocular"]
 
@@ -54,6 +55,9 @@ class KeypointEvaluation(Callback):
             the data module's labelled training split (``regression_dataloader()``) and also report the
             error of the regressed keypoints (only to compare with methods that need it).
         pixel_image_size: ``(H, W)`` for ``"pixels"`` when batches carry no ``box``.
+        evaluated_keypoints: indices of the model's keypoints that the targets hold, in the targets'
+            order (e.g. the 17 evaluated Human3.6M joints of a 32- or 28-joint model); default: all.
+            Flip pairs and the normaliser follow the selection.
         name: the row label of the printed table (default: the LightningModule's class name).
     """
 
@@ -64,6 +68,7 @@ class KeypointEvaluation(Callback):
         mean_pose_baseline: bool = True,
         post_processing: bool = False,
         pixel_image_size: tuple[int, int] = (128, 128),
+        evaluated_keypoints: list[int] | None = None,
         name: str | None = None,
     ) -> None:
         if error not in ("image_size", "pixels", "inter_ocular"):
@@ -73,6 +78,7 @@ class KeypointEvaluation(Callback):
         self.mean_pose_baseline = mean_pose_baseline
         self.post_processing = post_processing
         self.pixel_image_size = tuple(pixel_image_size)
+        self.evaluated_keypoints = None if evaluated_keypoints is None else list(evaluated_keypoints)
         self.name = name
         self.metrics: dict[str, KeypointError] = {}
         self._mean_pose: Tensor | None = None
@@ -84,10 +90,17 @@ class KeypointEvaluation(Callback):
         names = getattr(trainer.datamodule, "activities", None) if trainer.datamodule is not None else None
         return tuple(names) if names else ("all",)
 
+    def _select(self, keypoints: Tensor) -> Tensor:
+        return keypoints if self.evaluated_keypoints is None else keypoints[..., self.evaluated_keypoints, :]
+
+    def _evaluated_skeleton(self, pl_module: pl.LightningModule) -> Skeleton:
+        skeleton = pl_module.skeleton
+        return skeleton if self.evaluated_keypoints is None else skeleton.subset(self.evaluated_keypoints)
+
     def _new_metric(
         self, pl_module: pl.LightningModule, num_activities: int, flip: bool = False
     ) -> KeypointError:
-        skeleton = pl_module.skeleton
+        skeleton = self._evaluated_skeleton(pl_module)
         if self.error == "pixels":
             metric: KeypointError = PixelError(self.pixel_image_size, num_activities)
         elif self.error == "inter_ocular":
@@ -112,7 +125,7 @@ class KeypointEvaluation(Callback):
             if mean_prior_pose is None:
                 rank_zero_info("KeypointEvaluation: the data module has no mean_prior_pose(); no baseline")
             else:
-                self._mean_pose = mean_prior_pose().to(pl_module.device)
+                self._mean_pose = self._select(mean_prior_pose().to(pl_module.device))
                 self.metrics["mean_pose"] = self._new_metric(pl_module, count)
 
     def _update(
@@ -125,6 +138,7 @@ class KeypointEvaluation(Callback):
         else:
             with torch.no_grad():
                 predicted = pl_module(batch["image"])
+        predicted = self._select(predicted)
         target = batch["keypoints"]
         extra = {"boxes": batch["box"]} if "box" in batch else {}
         common = {"visibility": batch.get("visibility"), "activity": batch.get("activity"), **extra}
@@ -218,13 +232,14 @@ class KeypointEvaluation(Callback):
                 "KeypointEvaluation(post_processing=True) needs a data module with regression_dataloader() "
                 "(labelled training images to fit the linear regressor on)"
             )
-        regression = LinearKeypointRegression(pl_module.skeleton.num_keypoints).to(pl_module.device)
+        count = self._evaluated_skeleton(pl_module).num_keypoints
+        regression = LinearKeypointRegression(count).to(pl_module.device)
         with torch.no_grad():
             for batch in loader_fn():
                 images = batch["image"].to(pl_module.device)
                 visibility = batch.get("visibility")
                 regression.update(
-                    pl_module(images),
+                    self._select(pl_module(images)),
                     batch["keypoints"].to(pl_module.device),
                     None if visibility is None else visibility.to(pl_module.device),
                 )

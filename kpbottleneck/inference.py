@@ -78,6 +78,42 @@ def _tensor_image(image: Tensor) -> Tensor:
     return image.float()
 
 
+def crop_to_box(image: Tensor, box: Tensor, size: int) -> Tensor:
+    """The square region ``box`` ``(4,)`` = ``(x0, y0, x1, y1)`` (integer pixel edges, may reach outside
+    the image, which is then padded black) of ``image`` ``(3, H, W)``, resized to ``(3, size, size)``."""
+    x0, y0, x1, y1 = (int(v) for v in box.round().tolist())
+    if x1 - x0 != y1 - y0 or x1 <= x0:
+        raise ValueError(f"crop box {box.tolist()} must be a non-empty square")
+    height, width = image.shape[-2:]
+    padding = (max(0, -x0), max(0, x1 - width), max(0, -y0), max(0, y1 - height))
+    padded = F.pad(image, padding)
+    square = padded[:, y0 + padding[2] : y1 + padding[2], x0 + padding[0] : x1 + padding[0]]
+    side = x1 - x0
+    resized = F.interpolate(square[None], size=(size, size), mode="bilinear", antialias=side > size)
+    return resized[0].clamp(0, 1)
+
+
+def square_box(keypoints: Tensor, visibility: Tensor | None = None, margin: float = 1.25) -> Tensor:
+    """A square integer box ``(4,)`` around the (visible) keypoints ``(K, 2)`` (pixels): centred on their
+    extent, side ``margin`` times its longer side (at least 8 pixels)."""
+    points = keypoints if visibility is None else keypoints[visibility]
+    if points.numel() == 0:
+        raise ValueError("no visible keypoint to put a box around")
+    low, high = points.min(0).values, points.max(0).values
+    centre = (low + high) / 2 + 0.5  # pixel centres → pixel edges
+    half = max(float((high - low).max()) * margin, 8.0) / 2
+    x0, y0 = round(float(centre[0]) - half), round(float(centre[1]) - half)
+    side = round(2 * half)
+    return torch.tensor([x0, y0, x0 + side, y0 + side], dtype=torch.float32)
+
+
+def letterbox_box(height: int, width: int) -> Tensor:
+    """The centred square box ``(4,)`` of side ``max(H, W)`` that holds the whole image."""
+    side = max(height, width)
+    left, top = (side - width) // 2, (side - height) // 2
+    return torch.tensor([-left, -top, side - left, side - top], dtype=torch.float32)
+
+
 def letterbox(image: Tensor, size: int) -> tuple[Tensor, Tensor]:
     """Pad ``image`` ``(3, H, W)`` to a centred square and resize it to ``(3, size, size)``.
 
@@ -85,13 +121,8 @@ def letterbox(image: Tensor, size: int) -> tuple[Tensor, Tensor]:
         the network input and its ``box`` ``(4,)`` = ``(x0, y0, x1, y1)``: the square in the input's
         pixel-edge coordinates (it reaches outside the image where it was padded).
     """
-    height, width = image.shape[-2:]
-    side = max(height, width)
-    left, top = (side - width) // 2, (side - height) // 2
-    square = F.pad(image, (left, side - width - left, top, side - height - top))
-    resized = F.interpolate(square[None], size=(size, size), mode="bilinear", antialias=side > size)
-    box = torch.tensor([-left, -top, side - left, side - top], dtype=torch.float32)
-    return resized[0].clamp(0, 1), box
+    box = letterbox_box(*image.shape[-2:])
+    return crop_to_box(image, box, size), box
 
 
 def letterbox_batch(images: ImageLike | Sequence[ImageLike], size: int) -> tuple[Tensor, Tensor]:

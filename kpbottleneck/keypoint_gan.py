@@ -28,6 +28,8 @@ from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 from kpbottleneck.visualization import draw_skeleton
 
+NETWORKS = ("encoder", "regressor", "decoder", "discriminator")
+
 
 class KeypointEdit(NamedTuple):
     """Result of :meth:`KeypointGAN.edit_keypoints`."""
@@ -86,6 +88,8 @@ class KeypointGAN(pl.LightningModule):
         gradient_clip: gradient-norm clipping of both optimisers (0 disables).
         regressor_checkpoint: a :class:`~kpbottleneck.keypoint_regressor.KeypointRegressor` checkpoint
             whose η initialises this model's η when ``fit`` starts.
+        init_checkpoint: a KeypointGAN checkpoint whose weights initialise all four networks when ``fit``
+            starts (fine-tuning, e.g. 300-W from the VoxCeleb2 model; optimiser state starts afresh).
         finetune_regressor: fine-tune η during the GAN stage (original) or freeze it.
         regressor_prior_weight, regressor_predicted_weight: the 0.9 / 0.1 weights of η's loss.
         bottleneck, conditional, second_cycle, cycle_weight: ablation switches (above).
@@ -111,6 +115,7 @@ class KeypointGAN(pl.LightningModule):
         betas: tuple[float, float] = (0.5, 0.999),
         gradient_clip: float = 1.0,
         regressor_checkpoint: str | None = None,
+        init_checkpoint: str | None = None,
         finetune_regressor: bool = True,
         regressor_prior_weight: float = 0.9,
         regressor_predicted_weight: float = 0.1,
@@ -248,30 +253,41 @@ class KeypointGAN(pl.LightningModule):
         hparams.setdefault("_class_path", f"{type(self).__module__}.{type(self).__qualname__}")
 
     def setup(self, stage: str) -> None:
+        if stage == "fit" and self.hparams.init_checkpoint:
+            self.load_networks(self.hparams.init_checkpoint, NETWORKS, "model.init_checkpoint")
         if stage == "fit" and self.hparams.regressor_checkpoint:
-            self.load_regressor(self.hparams.regressor_checkpoint)
+            self.load_networks(
+                self.hparams.regressor_checkpoint, ("regressor",), "model.regressor_checkpoint"
+            )
 
-    def load_regressor(self, checkpoint_path: str | Path) -> None:
-        """Initialise η from a :class:`KeypointRegressor` checkpoint (its ``regressor.*`` weights)."""
+    def load_networks(
+        self, checkpoint_path: str | Path, networks: Sequence[str] = NETWORKS, option: str = "checkpoint"
+    ) -> None:
+        """Initialise the named networks (``"encoder"``, ``"regressor"``, ``"decoder"``,
+        ``"discriminator"``) from a checkpoint's ``<network>.*`` weights: a :class:`KeypointRegressor`
+        checkpoint has η's, a KeypointGAN checkpoint all four. ``option`` names the setting in errors."""
         path = Path(checkpoint_path)
         if not path.is_file():
-            raise FileNotFoundError(
-                f"regressor checkpoint {path} (model.regressor_checkpoint) does not exist"
-            )
+            raise FileNotFoundError(f"checkpoint {path} ({option}) does not exist")
         state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict", {})
-        weights = {k.removeprefix("regressor."): v for k, v in state.items() if k.startswith("regressor.")}
-        if not weights:
-            raise ValueError(f"regressor checkpoint {path}: its state_dict has no 'regressor.*' weights")
-        own = self.regressor.state_dict()
-        mismatched = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
-        if mismatched:
-            raise ValueError(
-                f"regressor checkpoint {path} does not fit this model's η (skeleton {self.skeleton.name!r}, "
-                f"regressor_channels={self.hparams.regressor_channels}, "
-                f"unet_depth={self.hparams.unet_depth}); "
-                f"first mismatching weights: {mismatched[:3]}"
-            )
-        self.regressor.load_state_dict({k: weights[k] for k in own})
+        for network in networks:
+            module = getattr(self, network)
+            weights = {
+                k.removeprefix(f"{network}."): v for k, v in state.items() if k.startswith(f"{network}.")
+            }
+            if not weights:
+                raise ValueError(f"checkpoint {path} ({option}): its state_dict has no '{network}.*' weights")
+            own = module.state_dict()
+            mismatched = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
+            if mismatched:
+                hp = self.hparams
+                raise ValueError(
+                    f"checkpoint {path} ({option}) does not fit this model's {network} (skeleton "
+                    f"{self.skeleton.name!r}, generator_channels={hp.generator_channels}, "
+                    f"regressor_channels={hp.regressor_channels}, unet_depth={hp.unet_depth}); "
+                    f"first mismatching weights: {mismatched[:3]}"
+                )
+            module.load_state_dict({k: weights[k] for k in own})
 
     def _bottleneck(self, skeleton_image: Tensor) -> Tensor:
         """η(y) whose gradient reaches y but never η's weights (η learns from its own loss only)."""

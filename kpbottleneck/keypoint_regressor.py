@@ -6,6 +6,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
 from kpbottleneck.augmentation import jitter_keypoints
@@ -62,7 +63,15 @@ class KeypointRegressor(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """η's error on rendered ground-truth poses, when those are in the model's keypoint set (Human3.6M's
+        validation frames carry the 17 evaluated joints only: then there is nothing to render)."""
         keypoints = batch["keypoints"]
+        if keypoints.shape[1] != self.skeleton.num_keypoints:
+            rank_zero_warn(
+                f"validation targets have {keypoints.shape[1]} keypoints and skeleton {self.skeleton.name!r} "
+                f"{self.skeleton.num_keypoints}: η's validation is skipped (set trainer.limit_val_batches: 0)"
+            )
+            return
         self.val_error.update(self.regressor(self.renderer(keypoints)), keypoints, batch.get("visibility"))
         self.log("val/regressor_error", self.val_error, prog_bar=True)
 

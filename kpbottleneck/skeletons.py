@@ -31,6 +31,9 @@ Built-in definitions, fetched with :func:`get_skeleton`:
     says only that 7 landmarks are used; we keep the eyes, the mouth, both ear tips and both inner ear
     bases (:data:`CAT_HEAD_FROM_9`) and drop the two outer ear bases, which lie on the head's contour
     and are the least consistently annotated and least visible in profile. Normaliser: the eyes.
+``penn_action``
+    The 13 joints of PennAction (Zhang, Zhu & Derpanis 2013) in the order of its ``labels/*.mat`` ``x`` /
+    ``y`` columns: head, left/right shoulder, elbow, wrist, hip, knee, ankle.
 ``synthetic``
     The articulated figure of the built-in synthetic data set (17 keypoints).
 """
@@ -38,6 +41,7 @@ Built-in definitions, fetched with :func:`get_skeleton`:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -103,6 +107,28 @@ class Skeleton:
     def flip_permutation(self) -> tuple[int, ...]:
         """Index permutation that exchanges every left keypoint with its right partner."""
         return self._flip_permutation
+
+    def subset(self, indices: Sequence[int], name: str | None = None) -> Skeleton:
+        """The skeleton of the keypoints ``indices`` (in that order): edges, flip pairs and normaliser whose
+        keypoints are all kept, re-indexed."""
+        position = {int(old): new for new, old in enumerate(indices)}
+        if len(position) != len(indices) or not all(0 <= i < self.num_keypoints for i in position):
+            raise ValueError(
+                f"Skeleton {self.name!r}: subset indices {list(indices)} must be unique "
+                f"and in [0, {self.num_keypoints})"
+            )
+
+        def kept(pairs: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+            return tuple((position[i], position[j]) for i, j in pairs if i in position and j in position)
+
+        normalizer = kept([self.normalizer]) if self.normalizer is not None else ()
+        return Skeleton(
+            name=name or f"{self.name}[{len(position)}]",
+            keypoint_names=tuple(self.keypoint_names[i] for i in position),
+            edges=kept(self.edges),
+            flip_pairs=kept(self.flip_pairs),
+            normalizer=normalizer[0] if normalizer else None,
+        )
 
     def index(self, name: str) -> int:
         """Index of the keypoint called ``name``."""
@@ -272,10 +298,26 @@ SYNTHETIC = Skeleton(
     flip_pairs=_pairs_by_prefix(_SYNTHETIC_NAMES, "left_", "right_"),
 )
 
+_PENN_ACTION_NAMES = (
+    "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+
+PENN_ACTION = Skeleton(
+    name="penn_action",
+    keypoint_names=_PENN_ACTION_NAMES,
+    edges=(
+        (0, 1), (0, 2), (1, 2), *_chain(1, 3, 5), *_chain(2, 4, 6),
+        (1, 7), (2, 8), (7, 8), *_chain(7, 9, 11), *_chain(8, 10, 12),
+    ),
+    flip_pairs=_pairs_by_prefix(_PENN_ACTION_NAMES, "left_", "right_"),
+)
+
 # fmt: on
 
 SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (SIMPLIFIED_H36M, H36M17, MPI_INF_3DHP, FACE68, CAT_HEAD, SYNTHETIC)
+    s.name: s for s in (SIMPLIFIED_H36M, H36M17, MPI_INF_3DHP, FACE68, CAT_HEAD, PENN_ACTION, SYNTHETIC)
 }
 
 

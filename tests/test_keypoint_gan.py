@@ -126,11 +126,28 @@ def test_regressor_checkpoint_initialises_eta(tmp_path, tiny_gan_kwargs):
         model.regressor.named_parameters(), regressor.regressor.parameters(), strict=True
     ):
         torch.testing.assert_close(p, q, msg=name)
-    wider = KeypointGAN(**{**tiny_gan_kwargs, "regressor_channels": 8})
-    with pytest.raises(ValueError, match="does not fit this model"):
-        wider.load_regressor(path)
+    wider = KeypointGAN(**{**tiny_gan_kwargs, "regressor_channels": 8}, regressor_checkpoint=str(path))
+    with pytest.raises(ValueError, match="does not fit this model's regressor"):
+        wider.setup("fit")
     with pytest.raises(FileNotFoundError, match=r"model\.regressor_checkpoint"):
-        wider.load_regressor(tmp_path / "nope.ckpt")
+        KeypointGAN(**tiny_gan_kwargs, regressor_checkpoint=str(tmp_path / "nope.ckpt")).setup("fit")
+    with pytest.raises(ValueError, match=r"no 'encoder\.\*' weights"):
+        KeypointGAN(**tiny_gan_kwargs, init_checkpoint=str(path)).setup("fit")
+
+
+def test_init_checkpoint_copies_every_network_for_fine_tuning(tmp_path, tiny_gan_kwargs):
+    trained = KeypointGAN(**tiny_gan_kwargs)
+    for parameter in trained.parameters():
+        parameter.data.normal_()
+    path = tmp_path / "gan.ckpt"
+    torch.save({"state_dict": trained.state_dict()}, path)
+    model = KeypointGAN(**tiny_gan_kwargs, init_checkpoint=str(path))
+    model.setup("fit")
+    for network in ("encoder", "regressor", "decoder", "discriminator"):
+        for p, q in zip(
+            getattr(model, network).parameters(), getattr(trained, network).parameters(), strict=True
+        ):
+            assert torch.equal(p, q), network
 
 
 class _Brightness(torch.nn.Module):

@@ -1,0 +1,69 @@
+"""VoxCeleb2 (Chung et al. 2018) talking-head videos with the MultiPIE prior (section 5.2, Figure 7).
+
+Layout under ``root`` (as distributed)::
+
+    mp4/id00012/<video id>/00001.mp4 ...      face-centred 224 × 224 clips
+
+Every clip is a video; a training sample is a random frame pair of one clip within ``window`` (one
+sample per clip and epoch: with a million clips, indexing every frame up front would take hours).
+VoxCeleb2 has no landmarks: validation and test use 300-W's test set when ``w300_root`` is given.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from datamodules.clips import Clip, ClipDataModule
+from datamodules.io import require_dir
+from datamodules.multipie import multipie_prior
+from datamodules.w300 import TEST_SUBSETS, w300_test_clips
+
+
+class VoxCeleb2DataModule(ClipDataModule):
+    """VoxCeleb2 frame pairs + MultiPIE prior (see the module docstring).
+
+    Args:
+        root: VoxCeleb2's directory (holding ``mp4``).
+        multipie_root: MultiPIE's ``.pts`` tree, the prior.
+        w300_root: 300-W's directory, for validation and test (optional).
+        Others: see :class:`~datamodules.clips.ClipDataModule`.
+    """
+
+    activities = tuple(TEST_SUBSETS)
+    pairs_per_clip = True
+
+    def __init__(
+        self,
+        root: str,
+        multipie_root: str,
+        w300_root: str | None = None,
+        image_size: int = 128,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        window: tuple[int, int] = (5, 30),
+        max_prior_samples: int | None = None,
+        eval_frame_stride: int = 1,
+        jitter: float = 0.0,
+        on_corrupt: str = "skip",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            root, "face68", image_size, batch_size, num_workers, window, max_prior_samples,
+            eval_frame_stride, jitter, on_corrupt, seed,
+        )  # fmt: skip
+        self.multipie_root = multipie_root
+        self.w300_root = w300_root
+
+    def list_clips(self, split: str) -> list[Clip]:
+        if split == "train":
+            clips = sorted(require_dir(self.root / "mp4", "VoxCeleb2 videos").glob("id*/*/*.mp4"))
+            if not clips:
+                raise ValueError(f"VoxCeleb2 videos: no mp4/id*/<video>/<clip>.mp4 under {self.root}")
+            return [Clip(path) for path in clips]
+        if split in ("val", "test") and self.w300_root:
+            clips = w300_test_clips(require_dir(self.w300_root, "300-W (validation and test)"))
+            return clips if split == "test" else clips[::5]
+        return []
+
+    def prior_poses(self) -> tuple[Tensor, Tensor | None]:
+        return multipie_prior(self.multipie_root), None

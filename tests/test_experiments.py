@@ -1,0 +1,83 @@
+"""Every experiment config parses and runs a `fast_dev_run` fit on a tiny copy of its data set, written in
+the data set's real on-disk format (smaller images and batches than the paper's, same everything else)."""
+
+import numpy as np
+import pytest
+import real_formats as rf
+import torch
+
+from kpbottleneck.cli import KeypointCLI
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    base = tmp_path_factory.mktemp("datasets")
+    videos = base / "my_videos"
+    rf.write_video(videos / "clip.mp4", 12, 48, 64)
+    np.save(base / "poses.npy", (torch.rand(10, 17, 2) * 60).numpy())
+    return {
+        "simplified_h36m": rf.write_simplified_h36m(base / "simplified_h36m"),
+        "h36m": rf.write_h36m(base / "h36m"),
+        "mpi_inf_3dhp": rf.write_mpi_inf_3dhp(base / "mpi_inf_3dhp"),
+        "penn_action": rf.write_penn_action(base / "penn_action"),
+        "voxceleb2": rf.write_voxceleb2(base / "voxceleb2"),
+        "multipie": rf.write_multipie(base / "multipie"),
+        "300w": rf.write_300w(base / "300w"),
+        "cats": rf.write_cat_heads(base / "cats"),
+        "my_videos": videos,
+        "poses": base / "poses.npy",
+    }
+
+
+def data_options(name, roots):
+    """``--data.*`` options pointing a config at the tiny copies (fewer subjects than the real sets)."""
+    h36m = ["--data.root", roots["h36m"], "--data.train_subjects=[1, 5]", "--data.test_subjects=[9]"]
+    return {
+        "simplified_h36m": ["--data.root", roots["simplified_h36m"], "--data.train_subjects=[1, 9]"],
+        "h36m": h36m,
+        "h36m_3dhp_prior": [*h36m, "--data.mpi_inf_3dhp_root", roots["mpi_inf_3dhp"],
+                            "--data.mpi_inf_3dhp_subjects=[1, 2]"],
+        "penn_action": ["--data.root", roots["penn_action"]],
+        "voxceleb2_multipie": ["--data.root", roots["voxceleb2"], "--data.multipie_root", roots["multipie"],
+                               "--data.w300_root", roots["300w"]],
+        "300w": ["--data.root", roots["300w"], "--data.multipie_root", roots["multipie"]],
+        "cat_heads": ["--data.root", roots["cats"]],
+        "my_videos": ["--data.root", roots["my_videos"], "--data.prior", roots["poses"]],
+    }[name]  # fmt: skip
+
+
+GAN_CONFIGS = [
+    "simplified_h36m", "h36m", "h36m_3dhp_prior", "penn_action", "voxceleb2_multipie", "300w", "cat_heads",
+    "my_videos",
+]  # fmt: skip
+REGRESSOR_CONFIGS = [name for name in GAN_CONFIGS if name != "300w"]
+
+
+def run_fast_dev(config, options, model_options):
+    small = ["--data.image_size", "32", "--data.batch_size", "2", "--data.num_workers", "0"]
+    if "--data.window" not in options and "cat_heads" not in config and "300w" not in config:
+        small += ["--data.window=[1, 2]"]
+    KeypointCLI(
+        args=[
+            "fit", "--config", f"experiments/{config}.yaml", *map(str, options), *small,
+            "--model.init_args.image_size", "32", *model_options,
+            "--trainer.fast_dev_run", "true", "--trainer.accelerator", "cpu",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        ]
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GAN_CONFIGS)
+def test_gan_config_runs_on_its_data_format(name, roots):
+    widths = {"generator_channels": 4, "regressor_channels": 4, "discriminator_channels": 4, "unet_depth": 2,
+              "discriminator_layers": 2}  # fmt: skip
+    networks = [f"--model.init_args.{key}={value}" for key, value in widths.items()]
+    starts = ["--model.init_args.regressor_checkpoint", "null", "--model.init_args.init_checkpoint", "null"]
+    run_fast_dev(name, data_options(name, roots), [*networks, *starts])
+
+
+@pytest.mark.parametrize("name", REGRESSOR_CONFIGS)
+def test_regressor_config_runs_on_its_data_format(name, roots):
+    networks = ["--model.init_args.regressor_channels=4", "--model.init_args.unet_depth=2"]
+    run_fast_dev(f"{name}_regressor", data_options(name, roots), networks)
