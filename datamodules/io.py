@@ -10,8 +10,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import cdflib
 import numpy as np
 import torch
+from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
 from torch import Tensor
 
 from kpbottleneck.skeletons import Skeleton
@@ -72,14 +75,12 @@ def read_cat_points(path: str | Path) -> Tensor:
 
 def read_mat_field(path: str | Path, field: str) -> np.ndarray:
     """Field ``field`` of a MATLAB ``.mat`` file (v5, as the data sets distribute them) as an array."""
-    from scipy.io import loadmat  # imported here: only the real-data readers need SciPy
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MATLAB file {path} does not exist")
     try:
         content = loadmat(path, squeeze_me=False)
-    except (ValueError, OSError, NotImplementedError) as error:
+    except (ValueError, OSError, NotImplementedError, MatReadError) as error:
         raise ValueError(f"MATLAB file {path} cannot be read: {error}") from error
     if field not in content:
         fields = sorted(k for k in content if not k.startswith("__"))
@@ -89,8 +90,6 @@ def read_mat_field(path: str | Path, field: str) -> np.ndarray:
 
 def read_cdf_variable(path: str | Path, variable: str) -> np.ndarray:
     """Variable ``variable`` of a NASA CDF file (Human3.6M's ``MyPoseFeatures``) as an array."""
-    import cdflib
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CDF file {path} does not exist")

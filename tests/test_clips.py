@@ -1,0 +1,71 @@
+import pytest
+import torch
+from torchvision.utils import save_image
+
+from datamodules.base import PairsWithPriorDataset, collate_skipping
+from datamodules.clips import Clip, ClipCollection
+from datamodules.poses import PoseDataset
+from datamodules.video import FramePairDataset, LabelledFrameDataset
+
+
+def _frames(tmp_path, count=6, size=(40, 60)):
+    paths = []
+    for t in range(count):
+        path = tmp_path / f"{t:03d}.png"
+        save_image(torch.full((3, *size), t / count), path)
+        paths.append(path)
+    return tuple(paths)
+
+
+def test_halves_split_frames_and_annotations(tmp_path):
+    keypoints = torch.arange(6.0)[:, None, None].expand(6, 2, 2)
+    clip = Clip(_frames(tmp_path), None, keypoints)
+    first, second = clip.halves()
+    assert first.frames == (0, 1, 2) and second.frames == (3, 4, 5)
+    assert second.keypoints[:, 0, 0].tolist() == [3.0, 4.0, 5.0]
+    assert clip.part(0, 6, 2).frames == (0, 2, 4)
+
+
+def test_collection_crops_to_the_box_and_normalises_keypoints_to_it(tmp_path):
+    frames = _frames(tmp_path)
+    keypoints = torch.tensor([[[10.0, 20.0], [29.0, 39.0]]]).expand(6, 2, 2)
+    box = torch.tensor([[10.0, 20.0, 30.0, 40.0]]).expand(6, 4)  # a 20-px square
+    collection = ClipCollection([Clip(frames, None, keypoints, None, box, activity=2)], image_size=10)
+    image = collection.frame(0, 4)
+    assert image.shape == (3, 10, 10) and torch.allclose(image, torch.full_like(image, 4 / 6), atol=1 / 255)
+    # pixel centre 10 is the first pixel of the box, 29 the last: normalised to -1 + 1/20 and 1 - 1/20
+    assert torch.allclose(collection.keypoints(0, 4), torch.tensor([[-0.95, -0.95], [0.95, 0.95]]))
+    sample = LabelledFrameDataset(collection)[3]
+    assert sample["activity"] == 2 and sample["box"].tolist() == [10.0, 20.0, 30.0, 40.0]
+    assert sample["visibility"].all()
+
+
+def test_unlabelled_frames_are_letterboxed_and_clips_of_keypoints_boxed_around_them(tmp_path):
+    frames = _frames(tmp_path, size=(40, 60))
+    collection = ClipCollection([Clip(frames)], image_size=12)
+    assert collection.box(0, 0).tolist() == [0.0, -10.0, 60.0, 50.0]
+    posed = ClipCollection(
+        [Clip(frames, None, torch.tensor([[[20.0, 10.0], [39.0, 29.0]]]).expand(6, 2, 2))], 12
+    )
+    x0, y0, x1, y1 = posed.box(0, 0).tolist()
+    assert x1 - x0 == y1 - y0 == 24 and (x0 + x1) / 2 == 30 and (y0 + y1) / 2 == 20  # side 1.25 × 19
+    keypoints, _ = posed.all_keypoints()
+    assert keypoints.shape == (6, 2, 2) and keypoints.abs().max() < 1
+
+
+def test_a_corrupt_training_frame_is_skipped_with_one_warning_naming_it(tmp_path):
+    frames = list(_frames(tmp_path, count=4))
+    frames[2].write_bytes(b"not a png")
+    collection = ClipCollection([Clip(tuple(frames))], image_size=8)
+    prior = PoseDataset(torch.zeros(3, 2, 2))
+    pairs = FramePairDataset(collection, window=(0, 0))
+    dataset = PairsWithPriorDataset(pairs, prior)
+    with pytest.warns(UserWarning, match=r"skipping corrupt training sample 2: .*002\.png cannot be decoded"):
+        samples = [dataset[i] for i in range(4)]
+    assert samples[2] is None
+    batch = collate_skipping(samples)
+    assert batch["image"].shape == (3, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"002\.png"):
+        PairsWithPriorDataset(pairs, prior, on_corrupt="raise")[2]
+    with pytest.raises(RuntimeError, match="every sample of a training batch was corrupt"):
+        collate_skipping([None, None])

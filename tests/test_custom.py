@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import torch
+from real_formats import write_video
+from torchvision.utils import save_image
+
+from datamodules.custom import VideoFolderDataModule
+from kpbottleneck.coordinates import normalized_to_box_pixels
+from kpbottleneck.skeletons import SYNTHETIC
+
+
+@pytest.fixture
+def folder(tmp_path):
+    write_video(tmp_path / "videos" / "walk.mp4", 10, 48, 64)
+    (tmp_path / "videos" / "jump").mkdir()
+    for t in range(5):
+        save_image(torch.rand(3, 30, 30), tmp_path / "videos" / "jump" / f"{t:04d}.jpg")
+    np.save(tmp_path / "poses.npy", (20 + torch.rand(8, 17, 2) * 40).numpy())
+    names = SYNTHETIC.keypoint_names
+    header = ["source", "frame", *(f"{n}_{a}" for n in names for a in "xy")]
+    truth = (10 + torch.rand(2, 17, 2) * 30).tolist()
+    rows = [["videos/walk.mp4", "3", *(c for p in truth[0] for c in p)],
+            ["videos/jump/0002.jpg", "0", *(c for p in truth[1] for c in p)]]  # fmt: skip
+    (tmp_path / "labels.csv").write_text("\n".join(",".join(map(str, r)) for r in [header, *rows]) + "\n")
+    return tmp_path, torch.tensor(truth)
+
+
+def test_videos_and_frame_folders_make_pairs_and_the_prior_is_boxed(folder):
+    root, _ = folder
+    data = VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic", image_size=32,
+                                 batch_size=2, window=(1, 2))  # fmt: skip
+    data.setup("fit")
+    assert len(data.datasets["pairs"]) == 15  # 10 video frames + 5 folder frames
+    batch = next(iter(data.train_dataloader()))
+    assert batch["image"].shape == (2, 3, 32, 32) and batch["prior_keypoints"].shape == (2, 17, 2)
+    prior = data.datasets["prior"].keypoints
+    assert prior.abs().max() < 1 and prior[:, :, 0].min() < -0.6 < 0.6 < prior[:, :, 0].max()
+    assert "val" not in data.datasets
+
+
+def test_labels_give_validation_frames_in_original_pixels(folder):
+    root, truth = folder
+    data = VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic",
+                                 labels=str(root / "labels.csv"), image_size=32)  # fmt: skip
+    data.setup("validate")
+    video_frame, still = data.datasets["val"][0], data.datasets["val"][1]
+    assert video_frame["box"].tolist() == [0.0, -8.0, 64.0, 56.0]  # 48 × 64 video, letterboxed
+    for sample, expected in ((video_frame, truth[0]), (still, truth[1])):
+        pixels = normalized_to_box_pixels(sample["keypoints"][None], sample["box"][None])[0]
+        assert torch.allclose(pixels, expected, atol=1e-4)
+
+
+def test_bad_inputs_are_named(folder, tmp_path):
+    root, _ = folder
+    np.save(root / "wrong.npy", np.zeros((3, 13, 2)))
+    data = VideoFolderDataModule(str(root / "videos"), str(root / "wrong.npy"), "synthetic")
+    with pytest.raises(
+        ValueError, match=r"wrong\.npy holds an array of shape \(3, 13, 2\); expected \(N, 17, 2\)"
+    ):
+        data.setup("fit")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no video file and no folder of frames"):
+        VideoFolderDataModule(str(tmp_path / "empty"), str(root / "poses.npy"), "synthetic").setup("fit")
+    with pytest.raises(ValueError, match="prior_units must be"):
+        VideoFolderDataModule(str(root), str(root / "poses.npy"), "synthetic", prior_units="metres")
