@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import albumentations as A
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from datamodules.augment import ColourJitter
 from datamodules.base import KeypointDataModule, OnCorrupt
 from datamodules.poses import PoseDataset
 from datamodules.tps import ThinPlateSplinePairDataset
@@ -79,13 +78,6 @@ class Clip:
         return self.part(0, middle), self.part(middle, len(self))
 
 
-def colour_jitter(strength: float) -> A.Compose | None:
-    """Albumentations colour jitter for training frames (``None`` when ``strength`` is 0)."""
-    if strength <= 0:
-        return None
-    return A.Compose([A.ColorJitter(strength, strength, strength, strength / 4, p=1.0)])
-
-
 class ClipCollection:
     """A labelled video collection over :class:`Clip` records (see :mod:`datamodules.video`).
 
@@ -102,7 +94,7 @@ class ClipCollection:
         self.clips = [clip for clip in clips if clip.frames is None or len(clip.frames) > 0]
         self.image_size = image_size
         self.margin = margin
-        self.jitter = colour_jitter(jitter)
+        self.jitter = ColourJitter(jitter) if jitter > 0 else None
         self._videos: dict[Path, VideoReader] = {}
 
     @property
@@ -141,10 +133,7 @@ class ClipCollection:
     def frame(self, video: int, t: int) -> Tensor:
         original = self._original(self.clips[video], t)
         image = crop_to_box(original, self.box(video, t, original), self.image_size)
-        if self.jitter is not None:
-            pixels = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            image = torch.from_numpy(self.jitter(image=pixels)["image"]).permute(2, 0, 1).float() / 255
-        return image
+        return image if self.jitter is None else self.jitter(image)
 
     def keypoints(self, video: int, t: int) -> Tensor:
         """Keypoints ``(K, 2)`` of frame ``t``, normalised to its crop (DESIGN §2)."""

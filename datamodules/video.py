@@ -6,7 +6,8 @@ A *video collection* is any object with ``num_videos``, ``num_frames(video)`` an
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -77,11 +78,18 @@ class FramePairDataset(Dataset):
 class LabelledFrameDataset(Dataset):
     """Frames with ground-truth keypoints: ``{"image", "keypoints", "visibility"}``, plus whatever the
     collection's optional ``annotations(video, t)`` adds (``activity``, ``box``); the visibility comes
-    from its optional ``visibility(video, t)`` (default: all visible)."""
+    from its optional ``visibility(video, t)`` (default: all visible). ``augment`` transforms each sample,
+    e.g. :class:`datamodules.augment.LabelledAugmentation` (keypoint-aware affine and flips)."""
 
-    def __init__(self, videos: LabelledVideoCollection, frame_stride: int = 1) -> None:
+    def __init__(
+        self,
+        videos: LabelledVideoCollection,
+        frame_stride: int = 1,
+        augment: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         self.videos = videos
         self.index = frame_index(videos, frame_stride)
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.index)
@@ -100,7 +108,7 @@ class LabelledFrameDataset(Dataset):
         annotations = getattr(self.videos, "annotations", None)
         if annotations is not None:
             sample.update(annotations(video, t))
-        return sample
+        return sample if self.augment is None else self.augment(sample)
 
 
 class FrameDataset(Dataset):

@@ -69,3 +69,11 @@ def test_a_corrupt_training_frame_is_skipped_with_one_warning_naming_it(tmp_path
         PairsWithPriorDataset(pairs, prior, on_corrupt="raise")[2]
     with pytest.raises(RuntimeError, match="every sample of a training batch was corrupt"):
         collate_skipping([None, None])
+
+
+def test_training_frames_get_colour_jitter_of_the_same_size(tmp_path):
+    frames = _frames(tmp_path, count=2)
+    plain = ClipCollection([Clip(frames)], image_size=8)
+    jittered = ClipCollection([Clip(frames)], image_size=8, jitter=0.5)
+    a, b = plain.frame(0, 1), jittered.frame(0, 1)
+    assert a.shape == b.shape and not torch.allclose(a, b, atol=1e-3)

@@ -1,0 +1,47 @@
+import torch
+
+from datamodules.augment import ColourJitter, LabelledAugmentation
+from kpbottleneck.skeletons import SYNTHETIC
+
+
+def _sample():
+    image = torch.zeros(3, 32, 32)
+    image[:, 16, 24] = 1.0  # a bright pixel where the left wrist is
+    keypoints = torch.zeros(17, 2)
+    keypoints[SYNTHETIC.index("left_wrist")] = torch.tensor([0.5, 1 / 32])  # pixel (23.5, 16)
+    visibility = torch.ones(17, dtype=torch.bool)
+    visibility[SYNTHETIC.index("right_wrist")] = False
+    return {"image": image, "keypoints": keypoints, "visibility": visibility, "activity": torch.tensor(3)}
+
+
+def test_flip_mirrors_the_image_and_swaps_left_and_right_keypoints():
+    flip = LabelledAugmentation(SYNTHETIC, flip_probability=1.0, zoom=(1, 1), max_shift=0, max_rotation=0)
+    out = flip(_sample())
+    left, right = SYNTHETIC.index("left_wrist"), SYNTHETIC.index("right_wrist")
+    assert out["image"][0].nonzero().tolist() == [[16, 7]]  # column 24 → 31 - 24
+    assert torch.allclose(
+        out["keypoints"][right], torch.tensor([-0.5, 1 / 32]), atol=1e-6
+    )  # now the right one
+    assert out["visibility"][left].item() is False and out["visibility"][right].item() is True
+    assert out["activity"] == 3
+
+
+def test_affine_moves_image_and_keypoints_together():
+    torch.manual_seed(1)
+    augment = LabelledAugmentation(
+        SYNTHETIC, flip_probability=0.0, zoom=(0.8, 1.2), max_shift=0.1, max_rotation=20
+    )
+    out = augment(_sample())
+    weights = out["image"][0] / out["image"][0].sum()
+    ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    centre = torch.stack([(weights * xs).sum(), (weights * ys).sum()])
+    wrist = (out["keypoints"][SYNTHETIC.index("left_wrist")] + 1) * 32 / 2 - 0.5
+    assert torch.allclose(centre, wrist, atol=0.75)
+
+
+def test_colour_jitter_is_reproducible_under_a_seed():
+    image = torch.rand(3, 8, 8)
+    torch.manual_seed(5)
+    first = ColourJitter(0.4)(image)
+    torch.manual_seed(5)
+    assert torch.equal(first, ColourJitter(0.4)(image)) and first.shape == image.shape
