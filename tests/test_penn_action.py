@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from real_formats import write_penn_action
@@ -31,7 +32,9 @@ def test_test_keypoints_and_visibility_come_from_the_labels(root):
     x, y = read_mat_field(root / "labels/0003.mat", "x"), read_mat_field(root / "labels/0003.mat", "y")
     visible = read_mat_field(root / "labels/0003.mat", "visibility")[2] > 0
     pixels = normalized_to_box_pixels(sample["keypoints"][None], sample["box"][None])[0]
-    assert torch.allclose(pixels, torch.tensor([x[2], y[2]]).T.float() - 1, atol=1e-4)  # 1-based → 0-based
+    assert torch.allclose(
+        pixels, torch.from_numpy(np.stack([x[2], y[2]], -1)).float() - 1, atol=1e-4
+    )  # 1-based
     assert sample["visibility"].tolist() == visible.tolist()
 
 
