@@ -18,6 +18,7 @@ surroundings stay in the crop); the error is inter-ocular normalised, in %.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import read_cat_points, require_dir
@@ -33,7 +34,8 @@ class CatHeadsDataModule(ClipDataModule):
         test_folders: the test folders when ``test_list`` is not given.
         test_list: a text file naming the test images (``CAT_06/00001403_028.jpg`` per line).
         margin: crop box side over the extent of the 9 points.
-        Others: see :class:`~datamodules.clips.ClipDataModule`.
+        kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
+            ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
 
     still_images = True
@@ -41,22 +43,12 @@ class CatHeadsDataModule(ClipDataModule):
     def __init__(
         self,
         root: str,
-        image_size: int = 128,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        max_prior_samples: int | None = None,
-        eval_frame_stride: int = 1,
         test_folders: tuple[str, ...] = ("CAT_06",),
         test_list: str | None = None,
         margin: float = 1.5,
-        jitter: float = 0.0,
-        on_corrupt: str = "skip",
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            root, "cat_head", image_size, batch_size, num_workers, (0, 0), max_prior_samples,
-            eval_frame_stride, jitter, on_corrupt, seed,
-        )  # fmt: skip
+        super().__init__(root, "cat_head", **kwargs)
         self.test_folders = tuple(test_folders)
         self.test_list = test_list
         self.margin = margin

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from PIL import Image
@@ -94,7 +94,8 @@ class VideoFolderDataModule(ClipDataModule):
             with ``name``, ``keypoint_names``, ``edges`` and optional ``flip_pairs``).
         prior_units: ``"pixels"`` (each pose boxed and normalised) or ``"normalized"`` (already [-1, 1]).
         labels: optional ``labels.csv`` with ground truth for validation and test.
-        Others: see :class:`~datamodules.clips.ClipDataModule`.
+        kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
+            ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
 
     def __init__(
@@ -104,22 +105,11 @@ class VideoFolderDataModule(ClipDataModule):
         skeleton: str | Skeleton,
         prior_units: Literal["pixels", "normalized"] = "pixels",
         labels: str | None = None,
-        image_size: int = 128,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        window: tuple[int, int] = (5, 30),
-        max_prior_samples: int | None = None,
-        eval_frame_stride: int = 1,
-        jitter: float = 0.0,
-        on_corrupt: str = "skip",
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
         if prior_units not in ("pixels", "normalized"):
             raise ValueError(f"data.prior_units must be 'pixels' or 'normalized', got {prior_units!r}")
-        super().__init__(
-            root, skeleton, image_size, batch_size, num_workers, window, max_prior_samples,
-            eval_frame_stride, jitter, on_corrupt, seed,
-        )  # fmt: skip
+        super().__init__(root, skeleton, **kwargs)
         self.prior = Path(prior)
         self.prior_units = prior_units
         self.labels = None if labels is None else Path(labels)

@@ -23,7 +23,7 @@ labelled frames of the second halves of the training videos.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -57,7 +57,8 @@ class H36MDataModule(ClipDataModule):
         train_subjects, test_subjects: subject numbers.
         cameras: camera ids to use (e.g. ``["54138969"]``); ``None``: all.
         margin: crop box side over the pose's extent.
-        Others: see :class:`~datamodules.clips.ClipDataModule`.
+        kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
+            ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
 
     def __init__(
@@ -66,30 +67,18 @@ class H36MDataModule(ClipDataModule):
         prior: Prior = "h36m",
         mpi_inf_3dhp_root: str | None = None,
         mpi_inf_3dhp_subjects: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8),
-        image_size: int = 128,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        window: tuple[int, int] = (5, 30),
-        max_prior_samples: int | None = None,
-        eval_frame_stride: int = 5,
         prior_frame_stride: int = 5,
         train_subjects: tuple[int, ...] = (1, 5, 6, 7, 8),
         test_subjects: tuple[int, ...] = (9, 11),
         cameras: list[str] | None = None,
         margin: float = 1.25,
-        jitter: float = 0.0,
-        on_corrupt: str = "skip",
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
         if prior not in ("h36m", "mpi_inf_3dhp"):
             raise ValueError(f"data.prior must be 'h36m' or 'mpi_inf_3dhp', got {prior!r}")
         if prior == "mpi_inf_3dhp" and not mpi_inf_3dhp_root:
             raise ValueError("data.prior 'mpi_inf_3dhp' needs data.mpi_inf_3dhp_root")
-        skeleton = "simplified_h36m" if prior == "h36m" else "mpi_inf_3dhp"
-        super().__init__(
-            root, skeleton, image_size, batch_size, num_workers, window, max_prior_samples,
-            eval_frame_stride, jitter, on_corrupt, seed,
-        )  # fmt: skip
+        super().__init__(root, "simplified_h36m" if prior == "h36m" else "mpi_inf_3dhp", **kwargs)
         self.prior = prior
         self.mpi_inf_3dhp_root = mpi_inf_3dhp_root
         self.mpi_inf_3dhp_subjects = tuple(mpi_inf_3dhp_subjects)

@@ -15,6 +15,7 @@ square around the provided ``bbox`` (margin 1.25), and the error is in % of that
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import torch
 
@@ -42,29 +43,14 @@ class PennActionDataModule(ClipDataModule):
     Args:
         root: the data set's directory (holding ``frames`` and ``labels``).
         margin: crop box side over the ``bbox``'s longer side.
-        Others: see :class:`~datamodules.clips.ClipDataModule`.
+        kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
+            ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
 
     activities = ACTIONS
 
-    def __init__(
-        self,
-        root: str,
-        image_size: int = 128,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        window: tuple[int, int] = (5, 30),
-        max_prior_samples: int | None = None,
-        eval_frame_stride: int = 5,
-        margin: float = 1.25,
-        jitter: float = 0.0,
-        on_corrupt: str = "skip",
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            root, "penn_action", image_size, batch_size, num_workers, window, max_prior_samples,
-            eval_frame_stride, jitter, on_corrupt, seed,
-        )  # fmt: skip
+    def __init__(self, root: str, margin: float = 1.25, **kwargs: Any) -> None:
+        super().__init__(root, "penn_action", **kwargs)
         self.margin = margin
         self._read: tuple[dict[str, list[Clip]], list[Clip]] | None = None
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -51,7 +52,8 @@ class SimplifiedH36MDataModule(ClipDataModule):
         train_subjects, test_subjects: subject numbers.
         prior_frame_stride: read every n-th landmark file of the second halves for the prior (reading
             the ~400k files of the full prior takes a while).
-        Others: see :class:`~datamodules.clips.ClipDataModule`.
+        kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
+            ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
 
     activities = ACTIVITIES
@@ -59,23 +61,12 @@ class SimplifiedH36MDataModule(ClipDataModule):
     def __init__(
         self,
         root: str,
-        image_size: int = 128,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        window: tuple[int, int] = (5, 30),
-        max_prior_samples: int | None = None,
-        eval_frame_stride: int = 1,
         prior_frame_stride: int = 1,
         train_subjects: tuple[int, ...] = (1, 5, 6, 7, 8, 9),
         test_subjects: tuple[int, ...] = (11,),
-        jitter: float = 0.0,
-        on_corrupt: str = "skip",
-        seed: int = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            root, "simplified_h36m", image_size, batch_size, num_workers, window, max_prior_samples,
-            eval_frame_stride, jitter, on_corrupt, seed,
-        )  # fmt: skip
+        super().__init__(root, "simplified_h36m", **kwargs)
         self.train_subjects = tuple(train_subjects)
         self.test_subjects = tuple(test_subjects)
         self.prior_frame_stride = prior_frame_stride

@@ -11,6 +11,8 @@ VoxCeleb2 has no landmarks: validation and test use 300-W's test set when ``w300
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from datamodules.clips import Clip, ClipDataModule
@@ -26,31 +28,15 @@ class VoxCeleb2DataModule(ClipDataModule):
         root: VoxCeleb2's directory (holding ``mp4``).
         multipie_root: MultiPIE's ``.pts`` tree, the prior.
         w300_root: 300-W's directory, for validation and test (optional).
-        Others: see :class:`~datamodules.clips.ClipDataModule`.
+        kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
+            ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
 
     activities = tuple(TEST_SUBSETS)
     pairs_per_clip = True
 
-    def __init__(
-        self,
-        root: str,
-        multipie_root: str,
-        w300_root: str | None = None,
-        image_size: int = 128,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        window: tuple[int, int] = (5, 30),
-        max_prior_samples: int | None = None,
-        eval_frame_stride: int = 1,
-        jitter: float = 0.0,
-        on_corrupt: str = "skip",
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            root, "face68", image_size, batch_size, num_workers, window, max_prior_samples,
-            eval_frame_stride, jitter, on_corrupt, seed,
-        )  # fmt: skip
+    def __init__(self, root: str, multipie_root: str, w300_root: str | None = None, **kwargs: Any) -> None:
+        super().__init__(root, "face68", **kwargs)
         self.multipie_root = multipie_root
         self.w300_root = w300_root
 

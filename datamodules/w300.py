@@ -18,6 +18,7 @@ errors (not the image-weighted full set, which the per-subset columns let one co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import Tensor
 
@@ -60,29 +61,15 @@ class W300DataModule(ClipDataModule):
     Args:
         root: the 300-W directory.
         multipie_root: MultiPIE's ``.pts`` tree, the prior.
-        Others: see :class:`~datamodules.clips.ClipDataModule`.
+        kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
+            ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
 
     activities = tuple(TEST_SUBSETS)
     still_images = True
 
-    def __init__(
-        self,
-        root: str,
-        multipie_root: str,
-        image_size: int = 128,
-        batch_size: int = 16,
-        num_workers: int = 0,
-        max_prior_samples: int | None = None,
-        eval_frame_stride: int = 1,
-        jitter: float = 0.0,
-        on_corrupt: str = "skip",
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            root, "face68", image_size, batch_size, num_workers, (0, 0), max_prior_samples,
-            eval_frame_stride, jitter, on_corrupt, seed,
-        )  # fmt: skip
+    def __init__(self, root: str, multipie_root: str, **kwargs: Any) -> None:
+        super().__init__(root, "face68", **kwargs)
         self.multipie_root = multipie_root
 
     def list_clips(self, split: str) -> list[Clip]:
