@@ -75,7 +75,7 @@ class CatHeadsDataModule(ClipDataModule):
         return [image for image in images if image not in test], sorted(test)
 
     def list_clips(self, split: str) -> list[Clip]:
-        training, test = self._split()
+        training, test = self.cached("split", self._split)
         half = len(training) // 2
         if split == "test":
             return [self._clip(image) for image in test]

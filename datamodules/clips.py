@@ -8,9 +8,10 @@ then sample. Single images are clips of one frame.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -214,6 +215,13 @@ class ClipDataModule(KeypointDataModule):
         self.jitter = jitter
         self.seed = seed
         self._clips: dict[str, list[Clip]] = {}
+        self._read: dict[Hashable, Any] = {}
+
+    def cached(self, key: Hashable, read: Callable[[], Any]) -> Any:
+        """``read()`` once per ``key``: annotations that several splits share are read from disk once."""
+        if key not in self._read:
+            self._read[key] = read()
+        return self._read[key]
 
     def list_clips(self, split: str) -> list[Clip]:
         """The clips of ``split`` (subclasses; an unsupported split returns ``[]``)."""

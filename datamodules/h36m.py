@@ -88,7 +88,10 @@ class H36MDataModule(ClipDataModule):
         self.margin = margin
 
     def _videos(self, subject: int) -> list[Clip]:
-        """Every video of ``subject`` with its 32-joint poses and crop boxes."""
+        """Every video of ``subject`` with its 32-joint poses and crop boxes (read once)."""
+        return self.cached(("videos", subject), lambda: self._read_videos(subject))
+
+    def _read_videos(self, subject: int) -> list[Clip]:
         base = self.root / f"S{subject}"
         videos = require_dir(base / "Videos", f"Human3.6M videos of S{subject}")
         poses = require_dir(base / "MyPoseFeatures" / "D2_Positions", f"Human3.6M 2-D poses of S{subject}")

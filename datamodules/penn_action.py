@@ -52,7 +52,6 @@ class PennActionDataModule(ClipDataModule):
     def __init__(self, root: str, margin: float = 1.25, **kwargs: Any) -> None:
         super().__init__(root, "penn_action", **kwargs)
         self.margin = margin
-        self._read: tuple[dict[str, list[Clip]], list[Clip]] | None = None
 
     def _videos(self) -> tuple[dict[str, list[Clip]], list[Clip]]:
         """Training clips per action, and the test clips."""
@@ -88,9 +87,7 @@ class PennActionDataModule(ClipDataModule):
         return training, test
 
     def list_clips(self, split: str) -> list[Clip]:
-        if self._read is None:
-            self._read = self._videos()
-        training, test = self._read
+        training, test = self.cached("videos", self._videos)
         if split == "test":
             return test
         if split == "val":

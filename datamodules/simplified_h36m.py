@@ -72,6 +72,11 @@ class SimplifiedH36MDataModule(ClipDataModule):
         self.prior_frame_stride = prior_frame_stride
 
     def _sequences(self, subject: int, labelled: bool, stride: int = 1) -> list[Clip]:
+        """The sequences of ``subject`` (read once per setting)."""
+        key = ("sequences", subject, labelled, stride)
+        return self.cached(key, lambda: self._read_sequences(subject, labelled, stride))
+
+    def _read_sequences(self, subject: int, labelled: bool, stride: int) -> list[Clip]:
         folder = require_dir(self.root / f"S{subject}" / "WithBackground", "Simplified Human3.6M images")
         clips = []
         for sequence in sorted(p for p in folder.iterdir() if p.is_dir()):
