@@ -31,7 +31,7 @@ GAN = dict(
     generator_channels=16,
     discriminator_channels=32,
     perceptual_layers=["pixels", "relu1_2", "relu2_2", "relu3_2"],
-    lambda_adv=0.1,  # as experiments/synthetic.yaml (see the comment there)
+    lambda_adv=0.01,  # as experiments/synthetic.yaml (see the comment there)
 )
 
 
