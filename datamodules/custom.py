@@ -18,6 +18,7 @@ pixels (``prior_units="pixels"``) are each normalised to a square box around the
 from __future__ import annotations
 
 import csv
+import functools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,8 +50,10 @@ def folder_clips(root: Path) -> list[Clip]:
     return clips
 
 
-def frame_size(source: Path, frame: int) -> tuple[int, int]:
-    """``(H, W)`` of an image file, or of the frames of a video file."""
+@functools.cache
+def frame_size(source: Path) -> tuple[int, int]:
+    """``(H, W)`` of an image file, or of the frames of a video file (read once per file: a labels file
+    names the same video on many rows)."""
     if source.suffix.lower() in VIDEO_SUFFIXES:
         return VideoReader(source).size
     with Image.open(source) as image:
@@ -70,7 +73,7 @@ def read_labels(path: Path, skeleton: Skeleton) -> list[Clip]:
         frame = int(row.get("frame") or 0)
         if not source.is_file():
             raise FileNotFoundError(f"labels file {path}: source {row['source']!r} ({source}) does not exist")
-        box = letterbox_box(*frame_size(source, frame))
+        box = letterbox_box(*frame_size(source))
         is_video = source.suffix.lower() in VIDEO_SUFFIXES
         clips.append(
             Clip(
