@@ -1,10 +1,12 @@
 """Table 4 / Table 5 on the synthetic data: the full model, its ablations and the mean-pose baseline.
 
-    python benchmarks/ablations.py --steps 1600 --regressor-steps 300 --seeds 0 [--prior-samples 50]
+    python benchmarks/ablations.py --seeds 0 [--variants full no_bottleneck] [--prior-samples 50]
 
-Every run gets the same data, η pre-training, step budget and seed. Prints one JSON line per run with
-the test keypoint error (% of the image size, Simplified Human3.6M protocol). The baseline always
-predicts the mean pose of the prior.
+Every run gets the main job's settings (read from ``experiments/synthetic_regressor.yaml`` and
+``experiments/synthetic.yaml``: networks, λ, learning rates and schedules, batch sizes, step budgets),
+its own η pre-training per seed and prior cap, and the same seed. Prints one JSON line per run with the
+test keypoint error (% of the image size, Simplified Human3.6M protocol). The baseline always predicts
+the mean pose of the prior.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
+import yaml
 
 from datamodules import SyntheticDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
@@ -26,13 +30,14 @@ VARIANTS = {
     "unconditional": {"conditional": False},
     "second_cycle": {"second_cycle": True},
 }
-NETWORK = dict(image_size=64, regressor_channels=16, unet_depth=4)
-GAN = dict(
-    generator_channels=16,
-    discriminator_channels=32,
-    perceptual_layers=["pixels", "relu1_2", "relu2_2", "relu3_2"],
-    lambda_adv=0.01,  # as experiments/synthetic.yaml (see the comment there)
-)
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def main_job_settings(name: str) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """``(model init_args, data init_args, trainer.max_steps)`` of the main job's config ``name``."""
+    config = yaml.safe_load((EXPERIMENTS / name).read_text())
+    model = {k: v for k, v in config["model"]["init_args"].items() if k != "regressor_checkpoint"}
+    return model, config["data"]["init_args"], config["trainer"]["max_steps"]
 
 
 def _trainer(root: Path, steps: int) -> pl.Trainer:
@@ -49,42 +54,38 @@ def _trainer(root: Path, steps: int) -> pl.Trainer:
 
 
 def main() -> None:
+    gan, gan_data, gan_steps = main_job_settings("synthetic.yaml")
+    eta, eta_data, eta_steps = main_job_settings("synthetic_regressor.yaml")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--steps", type=int, default=1600, help="optimiser steps of KeypointGAN (2 per batch)"
+        "--steps", type=int, default=gan_steps, help="optimiser steps of KeypointGAN (2 per batch)"
     )
-    parser.add_argument("--regressor-steps", type=int, default=300)
+    parser.add_argument("--regressor-steps", type=int, default=eta_steps)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--prior-samples", type=int, default=None, help="cap the prior (Table 5)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="kpbottleneck-ablations-"))
     for seed in args.seeds:
-        data = SyntheticDataModule(
-            batch_size=args.batch_size, max_prior_samples=args.prior_samples, seed=seed
-        )
         common = {"seed": seed, "prior_samples": args.prior_samples}
+        data = {"max_prior_samples": args.prior_samples, "seed": seed}
         pl.seed_everything(seed)
-        regressor = KeypointRegressor(skeleton="synthetic", **NETWORK)
+        regressor = KeypointRegressor(**eta)
         trainer = _trainer(root, args.regressor_steps)
-        trainer.fit(
-            regressor, SyntheticDataModule(batch_size=16, max_prior_samples=args.prior_samples, seed=seed)
-        )
-        eta = root / f"eta-{seed}.ckpt"
-        trainer.save_checkpoint(eta)
+        trainer.fit(regressor, SyntheticDataModule(**eta_data, **data))
+        eta_path = root / f"eta-{seed}.ckpt"
+        trainer.save_checkpoint(eta_path)
         for variant in args.variants:
             pl.seed_everything(seed)
-            model = KeypointGAN(
-                skeleton="synthetic", **NETWORK, **GAN, regressor_checkpoint=str(eta), **VARIANTS[variant]
-            )
+            model = KeypointGAN(**gan, regressor_checkpoint=str(eta_path), **VARIANTS[variant])
             start = time.perf_counter()
             trainer = _trainer(root, args.steps)
-            trainer.fit(model, data)
+            images = SyntheticDataModule(**gan_data, **data)
+            trainer.fit(model, images)
             seconds = time.perf_counter() - start
-            results = trainer.test(model, data, verbose=False)[0]
+            results = trainer.test(model, images, verbose=False)[0]
             if variant == args.variants[0]:  # logged beside every run by KeypointEvaluation
                 baseline = round(results["test/mean_pose_error"], 3)
                 print(json.dumps({"run": "mean_pose_baseline", **common, "test_error": baseline}))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler, default_collate
 
 from datamodules.poses import PoseDataset
 from kpbottleneck.skeletons import Skeleton, get_skeleton
@@ -103,6 +103,10 @@ class KeypointDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes.
         on_corrupt: a training sample that cannot be read is skipped with a warning (``"skip"``) or
             stops training (``"raise"``).
+        prior_only: training batches carry prior poses alone (``prior_keypoints``, ``prior_visibility``),
+            drawn with replacement, as many per epoch as there are frame pairs: η's pre-training
+            (:class:`~kpbottleneck.keypoint_regressor.KeypointRegressor`) never looks at an image, and
+            this way no frame is decoded or rendered for it.
     """
 
     activities: tuple[str, ...] = ()
@@ -114,6 +118,7 @@ class KeypointDataModule(pl.LightningDataModule):
         batch_size: int = 16,
         num_workers: int = 0,
         on_corrupt: OnCorrupt = "skip",
+        prior_only: bool = False,
     ) -> None:
         super().__init__()
         self.skeleton = get_skeleton(skeleton)
@@ -121,6 +126,7 @@ class KeypointDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.on_corrupt = on_corrupt
+        self.prior_only = prior_only
         self.datasets: dict[str, Dataset] = {}
 
     def build_datasets(self, stage: str) -> Mapping[str, Dataset]:
@@ -130,12 +136,17 @@ class KeypointDataModule(pl.LightningDataModule):
         self.datasets.update(self.build_datasets(stage))
 
     def _loader(
-        self, name: str, shuffle: bool = False, drop_last: bool = False, collate_fn: Any = None
+        self,
+        name: str,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        collate_fn: Any = None,
+        sampler: Sampler | None = None,
     ) -> DataLoader:
         if name not in self.datasets:
             raise RuntimeError(f"{type(self).__name__} provides no {name!r} dataset")
-        dataset, sampler = self.datasets[name], None
-        if not shuffle and self.trainer is not None and self.trainer.world_size > 1:
+        dataset = self.datasets[name]
+        if sampler is None and not shuffle and self.trainer is not None and self.trainer.world_size > 1:
             sampler = UnrepeatedDistributedSampler(dataset, self.trainer.world_size, self.trainer.global_rank)
         return DataLoader(
             dataset,
@@ -149,6 +160,10 @@ class KeypointDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self.prior_only:
+            prior = self.datasets["train"] = self.datasets["prior"]
+            draws = RandomSampler(prior, replacement=True, num_samples=len(self.datasets["pairs"]))
+            return self._loader("train", drop_last=True, sampler=draws)
         self.datasets["train"] = PairsWithPriorDataset(
             self.datasets["pairs"], self.datasets["prior"], self.on_corrupt
         )

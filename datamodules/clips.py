@@ -182,7 +182,7 @@ class ClipDataModule(KeypointDataModule):
     Args:
         root: the data set's directory, as distributed.
         skeleton: the keypoint set of the prior (and so of the model).
-        image_size, batch_size, num_workers, on_corrupt: see :class:`KeypointDataModule`.
+        image_size, batch_size, num_workers, on_corrupt, prior_only: see :class:`KeypointDataModule`.
         window: ``(min, max)`` frame distance between x and x′ (video sources).
         max_prior_samples: cap the prior to this many poses (Table 5).
         eval_frame_stride: use every n-th frame of the validation / test / regression clips.
@@ -205,9 +205,10 @@ class ClipDataModule(KeypointDataModule):
         eval_frame_stride: int = 1,
         jitter: float = 0.0,
         on_corrupt: OnCorrupt = "skip",
+        prior_only: bool = False,
         seed: int = 0,
     ) -> None:
-        super().__init__(skeleton, image_size, batch_size, num_workers, on_corrupt)
+        super().__init__(skeleton, image_size, batch_size, num_workers, on_corrupt, prior_only)
         self.root = Path(root)
         self.window = tuple(window)
         self.max_prior_samples = max_prior_samples

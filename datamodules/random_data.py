@@ -43,9 +43,10 @@ class RandomDataModule(KeypointDataModule):
         num_prior: int = 16,
         num_val: int = 8,
         num_activities: int = 1,
+        prior_only: bool = False,
         seed: int = 0,
     ) -> None:
-        super().__init__(skeleton, image_size, batch_size, num_workers)
+        super().__init__(skeleton, image_size, batch_size, num_workers, prior_only=prior_only)
         self.num_train, self.num_prior, self.num_val, self.seed = num_train, num_prior, num_val, seed
         self.activities = tuple(f"activity{i}" for i in range(num_activities)) if num_activities > 1 else ()
 

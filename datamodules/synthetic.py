@@ -252,6 +252,8 @@ class SyntheticDataModule(KeypointDataModule):
         max_prior_samples: cap the prior to this many poses (Table 5: 50 / 500 / 5000).
         prior_angle_scale, prior_angle_offset: shift the prior's pose distribution (1, 0: same as images).
         eval_frame_stride: use every n-th frame of the validation and test videos.
+        prior_only: training batches of prior poses alone, for η's pre-training (see
+            :class:`~datamodules.base.KeypointDataModule`).
         seed: seed of the whole data set.
     """
 
@@ -270,9 +272,10 @@ class SyntheticDataModule(KeypointDataModule):
         prior_angle_scale: float = 1.0,
         prior_angle_offset: float = 0.0,
         eval_frame_stride: int = 6,
+        prior_only: bool = False,
         seed: int = 0,
     ) -> None:
-        super().__init__(SYNTHETIC, image_size, batch_size, num_workers)
+        super().__init__(SYNTHETIC, image_size, batch_size, num_workers, prior_only=prior_only)
         self.save_hyperparameters()
 
     def _videos(self, split: str, **shift: float) -> SyntheticVideos:

@@ -25,6 +25,7 @@ from kpbottleneck.losses import (
 )
 from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiScaleDiscriminator, PoseEncoder
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
+from kpbottleneck.schedules import check_decay_fraction, linear_decay
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 from kpbottleneck.visualization import draw_skeleton
 
@@ -59,7 +60,9 @@ class KeypointGAN(pl.LightningModule):
       ``0.9 · ‖η(β(p̄)) − p̄‖² + 0.1 · ‖β(η(y)) − y‖²`` (y detached), so it stays a faithful inverse of β
       instead of drifting to whatever helps the reconstruction;
     * D judges the encoder's raw skeleton ``y = Φ(x)`` (Fig. 2), not the clean ``y*``;
-    * λ = 10, gradient clipping at norm 1, Adam(2e-4, (0.5, 0.999)) by default (the original's). Our
+    * λ = 10, gradient clipping at norm 1, Adam(2e-4, (0.5, 0.999)) by default (the original's);
+      ``lr_decay`` adds CycleGAN's "linear" policy (constant, then linearly to zero over the last part of
+      training), which the short synthetic main job needs to settle the GAN's swings at its end. Our
       perceptual loss (normalised inputs, mean over features) is about 0.01 on the synthetic data and
       at λ = 10 the adversarial gradient on Φ(x) was ~3500x the perceptual one, so the synthetic main
       job uses λ = 0.01, the best of 0.1 / 0.03 / 0.01 there (``experiments/synthetic.yaml``).
@@ -85,6 +88,8 @@ class KeypointGAN(pl.LightningModule):
         perceptual_layers: VGG-19 layers (and/or ``"pixels"``) of Γ.
         vgg_weights: path to ImageNet VGG-19 weights (else the torchvision cache, else a seeded random VGG).
         lr, betas: Adam settings of both optimisers.
+        lr_decay: fraction of training (``trainer.max_steps``, which must then be set) over whose end both
+            learning rates fall linearly to zero; 0 keeps them constant.
         gradient_clip: gradient-norm clipping of both optimisers (0 disables).
         regressor_checkpoint: a :class:`~kpbottleneck.keypoint_regressor.KeypointRegressor` checkpoint
             whose η initialises this model's η when ``fit`` starts.
@@ -113,6 +118,7 @@ class KeypointGAN(pl.LightningModule):
         vgg_weights: str | None = None,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
+        lr_decay: float = 0.0,
         gradient_clip: float = 1.0,
         regressor_checkpoint: str | None = None,
         init_checkpoint: str | None = None,
@@ -125,6 +131,7 @@ class KeypointGAN(pl.LightningModule):
         cycle_weight: float = 10.0,
     ) -> None:
         super().__init__()
+        check_decay_fraction(lr_decay)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.skeleton = get_skeleton(skeleton)
@@ -300,8 +307,12 @@ class KeypointGAN(pl.LightningModule):
         self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None
     ) -> Tensor:
         hp = self.hparams
-        on_prior = keypoint_mse(self.regressor(prior_skeleton), prior, visibility)
-        on_predicted = F.mse_loss(self.renderer(self.regressor(skeleton_image)), skeleton_image)
+        # one pass over both batches (instance norm keeps samples independent): less per-call overhead
+        from_prior, from_predicted = self.regressor(torch.cat([prior_skeleton, skeleton_image])).split(
+            [prior_skeleton.shape[0], skeleton_image.shape[0]]
+        )
+        on_prior = keypoint_mse(from_prior, prior, visibility)
+        on_predicted = F.mse_loss(self.renderer(from_predicted), skeleton_image)
         return hp.regressor_prior_weight * on_prior + hp.regressor_predicted_weight * on_predicted
 
     def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
@@ -348,20 +359,41 @@ class KeypointGAN(pl.LightningModule):
                 self.discriminator(prior_skeleton), self.discriminator(skeleton_image.detach())
             )
             self._step(opt_d, losses["discriminator"])
+        for scheduler in self._schedulers():
+            scheduler.step()
 
         self.log_dict(
             {f"train/loss_{name}": value.detach() for name, value in losses.items()}, prog_bar=False
         )
 
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> Any:
         hp = self.hparams
         generator = [*self.encoder.parameters(), *self.decoder.parameters()]
         if hp.finetune_regressor:
             generator += list(self.regressor.parameters())
-        return [
+        optimizers = [
             torch.optim.Adam(generator, lr=hp.lr, betas=tuple(hp.betas)),
             torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
         ]
+        if not hp.lr_decay:
+            return optimizers
+        factor = linear_decay(self._training_batches(len(optimizers)), hp.lr_decay)
+        return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
+
+    def _training_batches(self, optimizers: int) -> int:
+        """Batches of the fit: ``trainer.max_steps`` counts optimiser steps, one per optimiser per batch."""
+        if self.trainer.max_steps < 1:
+            raise ValueError(
+                f"model.lr_decay={self.hparams.lr_decay} needs trainer.max_steps to know when training "
+                f"ends; got max_steps={self.trainer.max_steps}"
+            )
+        return max(self.trainer.max_steps // optimizers, 1)
+
+    def _schedulers(self) -> list[torch.optim.lr_scheduler.LRScheduler]:
+        schedulers = self.lr_schedulers() if self.hparams.lr_decay else None
+        if schedulers is None:
+            return []
+        return schedulers if isinstance(schedulers, list) else [schedulers]
 
     # -------------------------------------------------------------------------------------- evaluation
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytorch_lightning as pl
@@ -15,6 +16,7 @@ from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import HeatmapRegressor
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
+from kpbottleneck.schedules import check_decay_fraction, linear_decay
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 
 
@@ -29,6 +31,12 @@ class KeypointRegressor(pl.LightningModule):
 
     Its checkpoints feed ``KeypointGAN(regressor_checkpoint=...)``; the architecture arguments must
     match that model's.
+
+    Args:
+        skeleton, image_size, sigma, falloff, regressor_channels, unet_depth: as :class:`KeypointGAN`'s.
+        zoom, max_shift, max_rotation: ranges of the random similarity applied to each prior pose.
+        lr: Adam's learning rate.
+        lr_decay: fraction of training at whose end the learning rate falls linearly to zero (0: constant).
     """
 
     def __init__(
@@ -43,8 +51,10 @@ class KeypointRegressor(pl.LightningModule):
         max_shift: float = 0.1,
         max_rotation: float = 15.0,
         lr: float = 1e-3,
+        lr_decay: float = 0.0,
     ) -> None:
         super().__init__()
+        check_decay_fraction(lr_decay)
         self.save_hyperparameters()
         self.skeleton = get_skeleton(skeleton)
         self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
@@ -79,5 +89,13 @@ class KeypointRegressor(pl.LightningModule):
         """Exact resume by default (a Trainer that has its own RandomStateCheckpoint keeps it)."""
         return not_yet_in(self.trainer, [RandomStateCheckpoint()])
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.regressor.parameters(), lr=self.hparams.lr)
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.Adam(self.regressor.parameters(), lr=self.hparams.lr)
+        if not self.hparams.lr_decay:
+            return optimizer
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            raise ValueError(f"model.lr_decay={self.hparams.lr_decay} needs trainer.max_steps or max_epochs")
+        factor = linear_decay(int(total), self.hparams.lr_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

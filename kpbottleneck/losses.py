@@ -135,6 +135,9 @@ class PerceptualLoss(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(random_seed)
             self.features = make_layers(vgg_cfgs["E"])[:depth]
+        for layer in self.features:  # a tapped conv output must survive the ReLU after it
+            if isinstance(layer, nn.ReLU):
+                layer.inplace = False
         state = self._find_weights(weights)
         self.pretrained = state is not None
         if state is not None:
@@ -172,13 +175,24 @@ class PerceptualLoss(nn.Module):
             loss = loss + self._pixel_weight * F.mse_loss(prediction, target)
         if not self._taps:
             return loss
-        batch = prediction.shape[0]
-        h = (torch.cat([prediction, target]) - self.mean) / self.std
+        # The target's features need no graph unless the target itself asks for gradients: this skips
+        # half the VGG backward pass of a training step.
+        with torch.set_grad_enabled(target.requires_grad and torch.is_grad_enabled()):
+            target_features = self._features(target)
+        predicted_features = self._features(prediction)
+        for (weight, predicted), (_, reference) in zip(predicted_features, target_features, strict=True):
+            loss = loss + weight * F.mse_loss(predicted, reference)
+        return loss
+
+    def _features(self, images: Tensor) -> list[tuple[float, Tensor]]:
+        """``(weight, features)`` of ``images`` at each tapped VGG layer, in network order."""
+        h = (images - self.mean) / self.std
+        tapped = []
         for index, layer in enumerate(self.features):
             h = layer(h)
             if index in self._taps:
-                loss = loss + self._taps[index] * F.mse_loss(h[:batch], h[batch:])
-        return loss
+                tapped.append((self._taps[index], h))
+        return tapped
 
 
 def _drop_features_from_state_dict(

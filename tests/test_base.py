@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from datamodules.base import KeypointDataModule, PairsWithPriorDataset
+from datamodules.poses import PoseDataset
 from datamodules.random_data import RandomDataModule
 
 
@@ -33,3 +34,30 @@ def test_random_batches():
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))
     assert batch["image"].shape == (4, 3, 16, 16) and batch["prior_keypoints"].shape == (4, 17, 2)
+
+
+class _Unreadable(torch.utils.data.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        raise AssertionError("a prior-only loader must not read frames")
+
+
+class _PriorOnly(KeypointDataModule):
+    def build_datasets(self, stage):
+        poses = PoseDataset(torch.arange(3.0)[:, None, None].expand(3, 17, 2).clone())
+        return {"pairs": _Unreadable(), "prior": poses}
+
+
+def test_prior_only_batches_draw_prior_poses_and_never_read_frames():
+    torch.manual_seed(0)
+    data = _PriorOnly("synthetic", batch_size=4, prior_only=True)
+    data.setup("fit")
+    batches = list(data.train_dataloader())
+    assert len(batches) == 2  # as many samples as frame pairs, though the prior has only 3 poses
+    for batch in batches:
+        assert set(batch) == {"prior_keypoints", "prior_visibility"}
+        assert batch["prior_keypoints"].shape == (4, 17, 2)
+    drawn = torch.cat([b["prior_keypoints"][:, 0, 0] for b in batches])
+    assert set(drawn.tolist()) <= {0.0, 1.0, 2.0} and len(set(drawn.tolist())) > 1

@@ -94,6 +94,33 @@ def test_ablations_train(tmp_path, tiny_gan_kwargs, switches, extra_loss):
         assert model.decoder.net.stem[0].in_channels == 1
 
 
+class _LearningRates(pl.Callback):
+    def __init__(self):
+        self.seen = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.seen.append([group["lr"] for opt in trainer.optimizers for group in opt.param_groups])
+
+
+def test_lr_decay_lowers_both_learning_rates_to_zero_and_resumes_exactly(tmp_path, tiny_gan_kwargs):
+    kwargs = dict(tiny_gan_kwargs, lr=1e-3, lr_decay=0.5)
+    whole = _LearningRates()
+    every_2_batches = pl.callbacks.ModelCheckpoint(tmp_path, every_n_train_steps=4, save_top_k=-1)
+    trainer = _trainer(tmp_path, max_steps=8, limit_val_batches=0, callbacks=[whole, every_2_batches])
+    trainer.fit(KeypointGAN(**kwargs), _data())
+    expected = [1e-3, 1e-3, 1e-3, 5e-4]  # 4 batches (2 optimiser steps each), decay over the last 2
+    assert whole.seen == [[lr, lr] for lr in expected]
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 0.0
+    resumed = _LearningRates()  # as after a crash at batch 2
+    trainer = _trainer(tmp_path, max_steps=8, limit_val_batches=0, callbacks=[resumed])
+    trainer.fit(KeypointGAN(**kwargs), _data(), ckpt_path=tmp_path / "epoch=0-step=4.ckpt")
+    assert resumed.seen == whole.seen[2:]
+    with pytest.raises(ValueError, match=r"needs trainer\.max_steps"):
+        _trainer(tmp_path, max_steps=-1, max_epochs=1).fit(KeypointGAN(**kwargs), _data())
+    with pytest.raises(ValueError, match="lr_decay"):
+        KeypointGAN(**tiny_gan_kwargs, lr_decay=1.5)
+
+
 def test_validation_and_test_report_keypoint_error(tmp_path, tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs)
     trainer = _trainer(tmp_path)

@@ -52,3 +52,29 @@ def test_jitter_is_applied_in_training(monkeypatch):
     poses[0, :, 0] = torch.linspace(-0.5, 0.5, 17)
     model.training_step({"prior_keypoints": poses}, 0)
     assert not torch.allclose(seen["y"], model.renderer(poses))
+
+
+def test_lr_decay_reaches_zero_at_the_last_step(tmp_path):
+    model = KeypointRegressor(
+        skeleton="synthetic", image_size=32, regressor_channels=4, unet_depth=2, lr_decay=0.5
+    )
+    poses = torch.rand(16, 17, 2) - 0.5
+    seen = []
+
+    class Record(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=4,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+        callbacks=[Record()],
+    )
+    trainer.fit(model, DataLoader([{"prior_keypoints": p} for p in poses], batch_size=4))
+    assert seen == [1e-3, 1e-3, 1e-3, 5e-4]
+    assert trainer.optimizers[0].param_groups[0]["lr"] == 0.0

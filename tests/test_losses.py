@@ -96,3 +96,30 @@ def test_gradient_flows_to_prediction(no_cache):
     prediction = torch.rand(1, 3, 16, 16, requires_grad=True)
     PerceptualLoss(("pixels", "relu2_1"))(prediction, torch.rand(1, 3, 16, 16)).backward()
     assert prediction.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("target_requires_grad", [False, True])
+def test_value_and_gradients_match_a_direct_computation(no_cache, target_requires_grad):
+    torch.manual_seed(0)
+    layers = ("pixels", "conv1_2", "relu2_1")  # conv1_2 is followed by an in-place ReLU in torchvision
+    loss = PerceptualLoss(layers, layer_weights=(0.5, 2.0, 3.0))
+    prediction = torch.rand(2, 3, 16, 16, requires_grad=True)
+    target = torch.rand(2, 3, 16, 16, requires_grad=target_requires_grad)
+    value = loss(prediction, target)
+    inputs = [prediction, target] if target_requires_grad else [prediction]
+    grads = torch.autograd.grad(value, inputs)
+
+    mean, std = torch.tensor(losses.IMAGENET_MEAN), torch.tensor(losses.IMAGENET_STD)
+    vgg = loss.features
+
+    def tap(images, index):
+        return vgg[: index + 1]((images - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1))
+
+    expected = 0.5 * ((prediction - target) ** 2).mean()
+    for weight, name in ((2.0, "conv1_2"), (3.0, "relu2_1")):
+        index = VGG19_LAYERS[name]
+        expected = expected + weight * ((tap(prediction, index) - tap(target, index)) ** 2).mean()
+    expected_grads = torch.autograd.grad(expected, inputs)
+    torch.testing.assert_close(value, expected)
+    for got, want in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(got, want)
