@@ -1,24 +1,14 @@
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import make_batch
+from conftest import cpu_trainer, make_batch
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
 
 
 def _trainer(tmp_path, **kwargs):
-    defaults = dict(
-        accelerator="cpu",
-        max_steps=4,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        limit_val_batches=1,
-    )
-    defaults.update(kwargs)
-    return pl.Trainer(**defaults)
+    return cpu_trainer(tmp_path, **{"max_steps": 4, "limit_val_batches": 1, **kwargs})
 
 
 def _data(**kwargs):
@@ -106,7 +96,10 @@ def test_lr_decay_lowers_both_learning_rates_to_zero_and_resumes_exactly(tmp_pat
     kwargs = dict(tiny_gan_kwargs, lr=1e-3, lr_decay=0.5)
     whole = _LearningRates()
     every_2_batches = pl.callbacks.ModelCheckpoint(tmp_path, every_n_train_steps=4, save_top_k=-1)
-    trainer = _trainer(tmp_path, max_steps=8, limit_val_batches=0, callbacks=[whole, every_2_batches])
+    callbacks = [whole, every_2_batches]
+    trainer = _trainer(
+        tmp_path, max_steps=8, limit_val_batches=0, callbacks=callbacks, enable_checkpointing=True
+    )
     trainer.fit(KeypointGAN(**kwargs), _data())
     expected = [1e-3, 1e-3, 1e-3, 5e-4]  # 4 batches (2 optimiser steps each), decay over the last 2
     assert whole.seen == [[lr, lr] for lr in expected]

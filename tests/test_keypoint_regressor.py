@@ -2,6 +2,7 @@ import math
 
 import pytorch_lightning as pl
 import torch
+from conftest import cpu_trainer
 from torch.utils.data import DataLoader
 
 from kpbottleneck import KeypointRegressor
@@ -24,15 +25,7 @@ def test_pretraining_learns_to_invert_the_renderer(tmp_path):
             return keypoint_mse(model(model.renderer(poses[:16])), poses[:16]).item()
 
     start = error()
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_steps=60,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-        limit_val_batches=1,
-    )
+    trainer = cpu_trainer(tmp_path, max_steps=60, limit_val_batches=1)
     trainer.fit(model, train, val)
     assert error() < 0.2 * start
     assert "val/regressor_error" in trainer.callback_metrics
@@ -65,16 +58,7 @@ def test_lr_decay_reaches_zero_at_the_last_step(tmp_path):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             seen.append(trainer.optimizers[0].param_groups[0]["lr"])
 
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_steps=4,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path,
-        callbacks=[Record()],
-    )
+    trainer = cpu_trainer(tmp_path, max_steps=4, callbacks=[Record()])
     trainer.fit(model, DataLoader([{"prior_keypoints": p} for p in poses], batch_size=4))
     assert seen == [1e-3, 1e-3, 1e-3, 5e-4]
     assert trainer.optimizers[0].param_groups[0]["lr"] == 0.0
