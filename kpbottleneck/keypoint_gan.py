@@ -307,12 +307,8 @@ class KeypointGAN(pl.LightningModule):
         self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None
     ) -> Tensor:
         hp = self.hparams
-        # one pass over both batches (instance norm keeps samples independent): less per-call overhead
-        from_prior, from_predicted = self.regressor(torch.cat([prior_skeleton, skeleton_image])).split(
-            [prior_skeleton.shape[0], skeleton_image.shape[0]]
-        )
-        on_prior = keypoint_mse(from_prior, prior, visibility)
-        on_predicted = F.mse_loss(self.renderer(from_predicted), skeleton_image)
+        on_prior = keypoint_mse(self.regressor(prior_skeleton), prior, visibility)
+        on_predicted = F.mse_loss(self.renderer(self.regressor(skeleton_image)), skeleton_image)
         return hp.regressor_prior_weight * on_prior + hp.regressor_predicted_weight * on_predicted
 
     def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
