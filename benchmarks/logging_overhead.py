@@ -29,7 +29,7 @@ MODEL = dict(
     generator_channels=8,
     regressor_channels=8,
     discriminator_channels=16,
-    perceptual_layers=["pixels", "relu1_2", "relu2_2"],
+    perceptual_layers=["pixels", "conv1_2", "conv2_2"],
 )
 
 

