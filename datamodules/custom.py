@@ -29,9 +29,10 @@ from torch import Tensor
 from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import read_pose_file, require_dir
 from datamodules.media import IMAGE_SUFFIXES
+from datamodules.mocap import MOCAP, mocap_prior
 from kpbottleneck.coordinates import box_pixels_to_normalized
 from kpbottleneck.inference import letterbox_box, square_box
-from kpbottleneck.skeletons import Skeleton
+from kpbottleneck.skeletons import H36M17, Skeleton
 from kpbottleneck.video_io import VIDEO_SUFFIXES, VideoReader
 
 
@@ -92,7 +93,8 @@ class VideoFolderDataModule(ClipDataModule):
 
     Args:
         root: the folder of videos / frame folders.
-        prior: the prior pose file (``.npy`` or ``.csv``).
+        prior: the prior pose file (``.npy`` or ``.csv``), or ``"mocap"``: the human prior that ships with
+            the library (:mod:`datamodules.mocap`; needs ``skeleton: h36m17``).
         skeleton: the keypoint set of the prior: a built-in name or a ``Skeleton`` (in a config: a mapping
             with ``name``, ``keypoint_names``, ``edges`` and optional ``flip_pairs``).
         prior_units: ``"pixels"`` (each pose boxed and normalised) or ``"normalized"`` (already [-1, 1]).
@@ -113,7 +115,12 @@ class VideoFolderDataModule(ClipDataModule):
         if prior_units not in ("pixels", "normalized"):
             raise ValueError(f"data.prior_units must be 'pixels' or 'normalized', got {prior_units!r}")
         super().__init__(root, skeleton, **kwargs)
-        self.prior = Path(prior)
+        if prior == MOCAP and self.skeleton.name != H36M17.name:
+            raise ValueError(
+                f"data.prior=mocap is a prior of {H36M17.name!r} poses; data.skeleton is "
+                f"{self.skeleton.name!r} (set data.skeleton and model.skeleton to h36m17)"
+            )
+        self.prior = prior if prior == MOCAP else Path(prior)
         self.prior_units = prior_units
         self.labels = None if labels is None else Path(labels)
 
@@ -125,6 +132,8 @@ class VideoFolderDataModule(ClipDataModule):
         return []
 
     def prior_poses(self) -> tuple[Tensor, Tensor | None]:
+        if self.prior == MOCAP:
+            return mocap_prior(), None
         keypoints, visibility = read_pose_file(self.prior, self.skeleton)
         if self.prior_units == "pixels":
             boxes = torch.stack([square_box(p, v) for p, v in zip(keypoints, visibility, strict=True)])
