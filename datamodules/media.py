@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from kpbottleneck.inference import letterbox, read_image
 from kpbottleneck.video_io import VIDEO_SUFFIXES, VideoReader
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 
 def media_files(path: str | Path) -> list[Path]:
