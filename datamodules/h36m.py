@@ -11,9 +11,11 @@ Protocol: training subjects S1, S5, S6, S7, S8; test subjects S9, S11; every fra
 box around the person; the error is the mean distance in original pixels over the 17 evaluated joints
 (:data:`~kpbottleneck.skeletons.H36M17_FROM_32`). Training images come from the first half of every
 training video, the Human3.6M prior from the second half (``prior="h36m"``, 32 joints); with
-``prior="mpi_inf_3dhp"`` the prior is MPI-INF-3DHP's 28 joints. Evaluation batches carry the 17
-evaluated joints and the crop ``box``; ``KeypointEvaluation(error="pixels", evaluated_keypoints=...)``
-picks the same 17 out of the model's 32 or 28 (the experiment configs set it).
+``prior="mpi_inf_3dhp"`` the prior is MPI-INF-3DHP's 28 joints; with ``prior="mocap"`` the human prior
+that ships with the library (:mod:`datamodules.mocap`, the 17 ``h36m17`` joints). Evaluation batches carry
+the 17 evaluated joints and the crop ``box``; ``KeypointEvaluation(error="pixels", evaluated_keypoints=...)``
+picks the same 17 out of the model's 32 or 28 (the experiment configs set it; a ``h36m17`` model needs
+no selection).
 
 DESIGN: the paper crops "to the provided bounding boxes"; we take a square box around the 2-D pose
 (margin 1.25), which needs no extra download and is what the released poses give. Validation uses
@@ -30,11 +32,13 @@ from torch import Tensor
 
 from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import read_cdf_variable, require_dir
+from datamodules.mocap import MOCAP, mocap_prior
 from datamodules.mpi_inf_3dhp import mpi_inf_3dhp_prior
 from kpbottleneck.inference import square_box
 from kpbottleneck.skeletons import H36M17_FROM_32
 
-Prior = Literal["h36m", "mpi_inf_3dhp"]
+Prior = Literal["h36m", "mpi_inf_3dhp", "mocap"]
+PRIOR_SKELETONS = {"h36m": "simplified_h36m", "mpi_inf_3dhp": "mpi_inf_3dhp", MOCAP: "h36m17"}
 
 
 def read_h36m_poses(path: Path) -> Tensor:
@@ -50,7 +54,8 @@ class H36MDataModule(ClipDataModule):
 
     Args:
         root: the release's directory (holding ``S1``, ``S5``, ...).
-        prior: ``"h36m"`` (second halves of the training videos, 32 joints) or ``"mpi_inf_3dhp"``.
+        prior: ``"h36m"`` (second halves of the training videos, 32 joints), ``"mpi_inf_3dhp"`` or
+            ``"mocap"`` (the bundled motion-capture prior, 17 joints).
         mpi_inf_3dhp_root: MPI-INF-3DHP's directory, for ``prior="mpi_inf_3dhp"``.
         mpi_inf_3dhp_subjects: its subjects to take poses from.
         prior_frame_stride: use every n-th frame's pose for the prior.
@@ -74,11 +79,11 @@ class H36MDataModule(ClipDataModule):
         margin: float = 1.25,
         **kwargs: Any,
     ) -> None:
-        if prior not in ("h36m", "mpi_inf_3dhp"):
-            raise ValueError(f"data.prior must be 'h36m' or 'mpi_inf_3dhp', got {prior!r}")
+        if prior not in PRIOR_SKELETONS:
+            raise ValueError(f"data.prior must be one of {list(PRIOR_SKELETONS)}, got {prior!r}")
         if prior == "mpi_inf_3dhp" and not mpi_inf_3dhp_root:
             raise ValueError("data.prior 'mpi_inf_3dhp' needs data.mpi_inf_3dhp_root")
-        super().__init__(root, "simplified_h36m" if prior == "h36m" else "mpi_inf_3dhp", **kwargs)
+        super().__init__(root, PRIOR_SKELETONS[prior], **kwargs)
         self.prior = prior
         self.mpi_inf_3dhp_root = mpi_inf_3dhp_root
         self.mpi_inf_3dhp_subjects = tuple(mpi_inf_3dhp_subjects)
@@ -122,6 +127,8 @@ class H36MDataModule(ClipDataModule):
     def prior_poses(self) -> tuple[Tensor, Tensor | None]:
         if self.prior == "h36m":
             return super().prior_poses()
+        if self.prior == MOCAP:
+            return mocap_prior(), None
         poses = mpi_inf_3dhp_prior(
             self.mpi_inf_3dhp_root,  # type: ignore[arg-type]
             self.mpi_inf_3dhp_subjects,

@@ -3,6 +3,7 @@ import torch
 from real_formats import write_cdf, write_h36m, write_mpi_inf_3dhp
 
 from datamodules.h36m import H36MDataModule, read_h36m_poses
+from datamodules.mocap import mocap_prior
 from kpbottleneck.coordinates import normalized_to_box_pixels
 from kpbottleneck.skeletons import H36M17_FROM_32
 
@@ -50,6 +51,15 @@ def test_mpi_inf_3dhp_prior(roots):
     assert prior.keypoints.abs().max() < 1
     with pytest.raises(ValueError, match=r"needs data\.mpi_inf_3dhp_root"):
         H36MDataModule(str(root), prior="mpi_inf_3dhp")
+
+
+def test_the_shipped_mocap_prior(roots):
+    data = _data(roots[0], prior="mocap")
+    data.setup("fit")
+    assert data.skeleton.name == "h36m17"
+    assert torch.equal(data.datasets["prior"].keypoints, mocap_prior())
+    with pytest.raises(ValueError, match=r"data\.prior must be one of \['h36m', 'mpi_inf_3dhp', 'mocap'\]"):
+        H36MDataModule(str(roots[0]), prior="cmu")
 
 
 def test_a_pose_file_without_pose_is_named(roots, tmp_path):
