@@ -4,7 +4,8 @@ Batches (dicts of tensors):
 
 * training: ``image`` ``(B, 3, H, W)`` the target frame x, ``appearance_image`` ``(B, 3, H, W)`` another
   frame x′ of the same video (or a second warp of the same still image), ``prior_keypoints``
-  ``(B, K, 2)`` unpaired prior poses p̄ (normalised, DESIGN §2) and ``prior_visibility`` ``(B, K)`` bool;
+  ``(B, K, 2)`` unpaired prior poses p̄ (normalised, docs/conventions.md) and ``prior_visibility``
+  ``(B, K)`` bool;
 * validation / test / predict: ``image`` and, where ground truth exists, ``keypoints`` ``(B, K, 2)``,
   ``visibility`` ``(B, K)`` and optionally ``activity`` (an integer category id).
 """

@@ -137,7 +137,7 @@ class ClipCollection:
         return image if self.jitter is None else self.jitter(image)
 
     def keypoints(self, video: int, t: int) -> Tensor:
-        """Keypoints ``(K, 2)`` of frame ``t``, normalised to its crop (DESIGN §2)."""
+        """Keypoints ``(K, 2)`` of frame ``t``, normalised to its crop (docs/conventions.md)."""
         clip = self.clips[video]
         if clip.keypoints is None:
             raise ValueError(f"clip {clip.source} has no keypoints")

@@ -12,7 +12,7 @@ Layout::
 Frames are padded to a centred square and resized (as ``predict_keypoints`` does), so the method sees
 the whole frame: crop your videos around the subject first if it is small in the frame. Prior poses in
 pixels (``prior_units="pixels"``) are each normalised to a square box around them (margin 1.25);
-``"normalized"`` poses are taken as they are ([-1, 1], DESIGN §2).
+``"normalized"`` poses are taken as they are ([-1, 1], docs/conventions.md).
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ class SyntheticVideos:
         return data
 
     def keypoints(self, video: int, t: int) -> Tensor:
-        """Ground-truth keypoints ``(17, 2)`` of frame ``t`` (normalised, DESIGN §2)."""
+        """Ground-truth keypoints ``(17, 2)`` of frame ``t`` (normalised, docs/conventions.md)."""
         return self._video(video)["keypoints"][t]
 
     def all_keypoints(self) -> Tensor:

@@ -30,9 +30,9 @@ def random_tps_warp(
     """Warp each image ``(B, C, H, W)`` by its own random thin-plate spline (kornia).
 
     Control points on a ``grid_size × grid_size`` lattice over the image (normalised coordinates,
-    DESIGN §2) move by a random similarity (``zoom``, ``max_shift``, ``max_rotation`` in degrees) plus
-    Gaussian noise of standard deviation ``deformation``; the content at each control point is carried
-    to its moved position. Pixels warped in from outside repeat the border.
+    docs/conventions.md) move by a random similarity (``zoom``, ``max_shift``, ``max_rotation`` in
+    degrees) plus Gaussian noise of standard deviation ``deformation``; the content at each control
+    point is carried to its moved position. Pixels warped in from outside repeat the border.
     """
     batch = images.shape[0]
     axis = torch.linspace(-1.0, 1.0, grid_size)

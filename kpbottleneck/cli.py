@@ -29,7 +29,16 @@ def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any
 class SaveConfigToLoggers(SaveConfigCallback):
     """Saves ``config.yaml`` in the log directory (Lightning's behaviour) and also gives every logger the
     resolved configuration as flat dotted keys, e.g. ``model.init_args.lambda_adv``: a W&B run's config
-    then holds exactly the options that a sweep sets, under the same names."""
+    then holds exactly the options that a sweep sets, under the same names.
+
+    DESIGN: ``predict`` writes no ``config.yaml``. It runs without a logger, so Lightning's log directory
+    is the current directory, and a prediction run must write nothing outside the writer's output folder.
+    """
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage == "predict":
+            self.save_to_log_dir = False
+        super().setup(trainer, pl_module, stage)
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         config = flatten_config(self.config.as_dict())

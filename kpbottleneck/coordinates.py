@@ -1,4 +1,4 @@
-"""Keypoint coordinate conventions (DESIGN.md §2).
+"""Keypoint coordinate conventions (docs/conventions.md).
 
 Inside the library keypoints are ``(B, K, 2)`` tensors in **(x, y)** order, normalised to ``[-1, 1]``
 with ``align_corners=False`` semantics, exactly as :func:`torch.nn.functional.grid_sample` reads them:

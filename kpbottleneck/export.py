@@ -1,7 +1,7 @@
 """The trained detector Φ→η as a standalone TorchScript or ONNX file, for deployment without Lightning.
 
 The exported program takes images ``(B, 3, S, S)`` in [0, 1] (``S`` = the model's ``image_size``) and
-returns keypoints ``(B, K, 2)`` normalised to [-1, 1] (DESIGN §2); map them to pixels with
+returns keypoints ``(B, K, 2)`` normalised to [-1, 1] (docs/conventions.md); map them to pixels with
 :func:`~kpbottleneck.coordinates.normalized_to_box_pixels` or ``((k + 1) · S − 1) / 2``. The batch size is
 dynamic in both formats.
 

@@ -162,7 +162,8 @@ class KeypointGAN(pl.LightningModule):
 
     # ----------------------------------------------------------------------------------------- inference
     def forward(self, images: Tensor) -> Tensor:
-        """Keypoints ``(B, K, 2)`` (normalised (x, y), DESIGN §2) of images ``(B, 3, H, W)`` in [0, 1]."""
+        """Keypoints ``(B, K, 2)`` (normalised (x, y), docs/conventions.md) of images ``(B, 3, H, W)``
+        in [0, 1]."""
         return self.regressor(self.encoder(images))
 
     def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:

@@ -6,7 +6,7 @@ on one process, provided no sample is seen twice (the data modules' evaluation l
 samples).
 
 ``update(prediction (B, K, 2), target (B, K, 2), visibility (B, K) | None, activity (B,) | None)`` with
-normalised keypoints (DESIGN §2). Per image the error is the mean over the *visible* keypoints of a
+normalised keypoints (docs/conventions.md). Per image the error is the mean over the *visible* keypoints of a
 normalised Euclidean distance; images without a visible keypoint are not counted. ``compute()`` averages
 per activity, then takes the mean of the activity means (the Simplified Human3.6M protocol; with one
 activity it is the plain mean over images).

@@ -9,7 +9,7 @@
 DESIGN: ``"exponential"`` with ``σ = 0.2`` is the default because it is what the published numbers were
 obtained with; it draws thin lines (1/e width ``σ² = 0.04`` in normalised units, 2.6 px at 128 px)
 with long, heavy tails, whereas eq. 2 with the same σ draws lines about 5 times wider. The original
-places pixel centres on ``linspace(-1, 1, size)``; we follow DESIGN §2 (``align_corners=False``
+places pixel centres on ``linspace(-1, 1, size)``; we follow docs/conventions.md (``align_corners=False``
 centres), a shift of half a pixel.
 
 Memory: the min over edges is taken in chunks of edges with a running minimum (the same as a running

@@ -37,7 +37,8 @@ def draw_skeleton(
     scale: int = 2,
     line_width: float = 1.5,
 ) -> Tensor:
-    """Draw ``keypoints`` ``(B, K, 2)`` (normalised, DESIGN §2) with the skeleton's edges over ``images``.
+    """Draw ``keypoints`` ``(B, K, 2)`` (normalised, docs/conventions.md) with the skeleton's edges over
+    ``images``.
 
     The lines are painted with β itself (:func:`~kpbottleneck.rendering.render_skeleton`, Gaussian
     falloff, width ``line_width`` output pixels) as alpha masks, one colour per body side, and the

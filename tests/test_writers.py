@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -50,7 +51,10 @@ def test_writer_outputs_agree_with_predict_keypoints(tmp_path, media, tiny_gan_k
     assert (overlay.num_frames, overlay.size, overlay.fps) == (3, (24, 32), 8.0)
 
 
-def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs):
+def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs, monkeypatch):
+    elsewhere = tmp_path / "cwd"  # the command must write nothing in the current directory
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     model = KeypointGAN(**tiny_gan_kwargs)
     trainer = cpu_trainer(tmp_path)
     trainer.strategy.connect(model)
@@ -60,7 +64,7 @@ def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs):
         args=[
             "predict",
             "--config",
-            "experiments/predict.yaml",
+            str(Path(__file__).parents[1] / "experiments" / "predict.yaml"),
             "--model",
             "kpbottleneck.KeypointGAN",
             *[
@@ -85,6 +89,7 @@ def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs):
     )
     rows = list(csv.DictReader((out / "keypoints.csv").open()))
     assert len(rows) == 5 and len(list((out / "keypoints").glob("*.json"))) == 5
+    assert list(elsewhere.iterdir()) == []
     expected = model.predict_keypoints(media / "a.png")[0, 0]
     assert [float(rows[0]["head_top_x"]), float(rows[0]["head_top_y"])] == pytest.approx(
         expected.tolist(), abs=1e-3

@@ -13,7 +13,7 @@ from kpbottleneck.networks.unet import UNet
 def soft_argmax(heatmaps: Tensor, temperature: Tensor | float = 1.0) -> Tensor:
     """Expected (x, y) under a spatial softmax of ``(B, K, H, W)`` logits, as ``(B, K, 2)`` in [-1, 1].
 
-    Coordinates follow DESIGN §2 (pixel centres at ``(2 i + 1) / W - 1``).
+    Coordinates follow docs/conventions.md (pixel centres at ``(2 i + 1) / W - 1``).
     """
     temperature = torch.as_tensor(temperature, dtype=heatmaps.dtype, device=heatmaps.device)
     probabilities = kornia.geometry.subpix.spatial_softmax2d(heatmaps, temperature)
