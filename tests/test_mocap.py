@@ -151,6 +151,8 @@ def test_shipped_poses_have_left_and_right_where_a_camera_sees_them():
     # seen from the front the subject's left is on the image's right; from behind on its left
     assert (front[:, left, 0] > front[:, right, 0]).all()
     assert (back[:, left, 0] < back[:, right, 0]).all()
+    wrist, hip = H36M17.index("left_wrist"), H36M17.index("hip")
+    assert (front[:, wrist, 0] > front[:, hip, 0]).all() and (back[:, wrist, 0] < back[:, hip, 0]).all()
     # head above hips (y grows downwards) when walking
     assert (front[:, H36M17.index("head"), 1] < front[:, H36M17.index("hip"), 1]).all()
 
