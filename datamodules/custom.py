@@ -11,7 +11,10 @@ Layout::
 
 Frames are padded to a centred square and resized (as ``predict_keypoints`` does), so the method sees
 the whole frame: crop your videos around the subject first if it is small in the frame. Prior poses in
-pixels (``prior_units="pixels"``) are each normalised to a square box around them (margin 1.25);
+pixels (``prior_units="pixels"``) are each normalised to a square box around them whose side is
+``prior_margin`` (default 1.25) times the pose's extent: set it to how tightly your frames frame the
+subject (a person filling 80 % of the frame: 1.25; a face crop with 1.6 times the landmarks' extent: 1.6),
+or the prior's poses come out at another scale than the frames' ones;
 ``"normalized"`` poses are taken as they are ([-1, 1], docs/conventions.md).
 """
 
@@ -98,6 +101,7 @@ class VideoFolderDataModule(ClipDataModule):
         skeleton: the keypoint set of the prior: a built-in name or a ``Skeleton`` (in a config: a mapping
             with ``name``, ``keypoint_names``, ``edges`` and optional ``flip_pairs``).
         prior_units: ``"pixels"`` (each pose boxed and normalised) or ``"normalized"`` (already [-1, 1]).
+        prior_margin: side of a pixel pose's box over the pose's extent (module docstring).
         labels: optional ``labels.csv`` with ground truth for validation and test.
         kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
             ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
@@ -109,6 +113,7 @@ class VideoFolderDataModule(ClipDataModule):
         prior: str,
         skeleton: str | Skeleton,
         prior_units: Literal["pixels", "normalized"] = "pixels",
+        prior_margin: float = 1.25,
         labels: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -121,7 +126,11 @@ class VideoFolderDataModule(ClipDataModule):
                 f"{self.skeleton.name!r} (set data.skeleton and model.skeleton to h36m17)"
             )
         self.prior = prior if prior == MOCAP else Path(prior)
-        self.prior_units = prior_units
+        if prior_margin < 1.0:
+            raise ValueError(
+                f"data.prior_margin must be >= 1 (a box around the whole pose), got {prior_margin}"
+            )
+        self.prior_units, self.prior_margin = prior_units, prior_margin
         self.labels = None if labels is None else Path(labels)
 
     def list_clips(self, split: str) -> list[Clip]:
@@ -136,6 +145,8 @@ class VideoFolderDataModule(ClipDataModule):
             return mocap_prior(), None
         keypoints, visibility = read_pose_file(self.prior, self.skeleton)
         if self.prior_units == "pixels":
-            boxes = torch.stack([square_box(p, v) for p, v in zip(keypoints, visibility, strict=True)])
+            boxes = torch.stack(
+                [square_box(p, v, self.prior_margin) for p, v in zip(keypoints, visibility, strict=True)]
+            )
             keypoints = box_pixels_to_normalized(keypoints, boxes)
         return keypoints, visibility

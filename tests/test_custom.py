@@ -63,3 +63,18 @@ def test_bad_inputs_are_named(folder, tmp_path):
         VideoFolderDataModule(str(tmp_path / "empty"), str(root / "poses.npy"), "synthetic").setup("fit")
     with pytest.raises(ValueError, match="prior_units must be"):
         VideoFolderDataModule(str(root), str(root / "poses.npy"), "synthetic", prior_units="metres")
+
+
+def test_prior_margin_sets_the_scale_of_pixel_poses(folder):
+    root, _ = folder
+    extents = {}
+    for margin in (1.25, 1.6):
+        data = VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic",
+                                     prior_margin=margin)  # fmt: skip
+        poses, _ = data.prior_poses()
+        extents[margin] = (poses.amax(1) - poses.amin(1)).amax(-1)  # longer side of each pose, of 2
+    # the box side is margin × extent, so the normalised extent is 2 / margin (integer pixel boxes aside)
+    torch.testing.assert_close(extents[1.25], torch.full_like(extents[1.25], 2 / 1.25), atol=0.05, rtol=0)
+    torch.testing.assert_close(extents[1.6], torch.full_like(extents[1.6], 2 / 1.6), atol=0.05, rtol=0)
+    with pytest.raises(ValueError, match="prior_margin must be >= 1"):
+        VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic", prior_margin=0.8)
