@@ -24,7 +24,13 @@ from kpbottleneck.losses import (
     lsgan_discriminator_loss,
     lsgan_generator_loss,
 )
-from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiScaleDiscriminator, PoseEncoder
+from kpbottleneck.networks import (
+    ConditionalDecoder,
+    HeatmapRegressor,
+    MultiScaleDiscriminator,
+    PoseEncoder,
+    check_image_size,
+)
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.schedules import check_decay_fraction, linear_decay
 from kpbottleneck.skeletons import Skeleton, get_skeleton
@@ -147,6 +153,7 @@ class KeypointGAN(pl.LightningModule):
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.skeleton = get_skeleton(skeleton)
+        check_image_size(image_size, unet_depth)
         self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
         self.encoder = PoseEncoder(3, generator_channels, unet_depth)
         self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)

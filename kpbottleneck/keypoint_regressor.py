@@ -14,7 +14,7 @@ from kpbottleneck.augmentation import jitter_keypoints
 from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
-from kpbottleneck.networks import HeatmapRegressor
+from kpbottleneck.networks import HeatmapRegressor, check_image_size
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.schedules import check_decay_fraction, linear_decay
 from kpbottleneck.skeletons import Skeleton, get_skeleton
@@ -57,6 +57,7 @@ class KeypointRegressor(pl.LightningModule):
         check_decay_fraction(lr_decay)
         self.save_hyperparameters()
         self.skeleton = get_skeleton(skeleton)
+        check_image_size(image_size, unet_depth)
         self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
         self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)
         self.val_error = ImageSizeNormalizedError()

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+import kpbottleneck
 from kpbottleneck.networks import (
     ConditionalDecoder,
     HeatmapRegressor,
@@ -8,6 +9,7 @@ from kpbottleneck.networks import (
     PatchDiscriminator,
     PoseEncoder,
     UNet,
+    check_image_size,
     soft_argmax,
 )
 
@@ -70,3 +72,12 @@ def test_pose_encoder_starts_from_an_almost_empty_skeleton_image():
     assert 0.03 < output.mean().item() < 0.1  # not sigmoid(0) = 0.5
     with pytest.raises(ValueError, match="initial_intensity"):
         PoseEncoder(initial_intensity=1.0)
+
+
+@pytest.mark.parametrize("model", ["KeypointGAN", "KeypointRegressor"])
+def test_an_image_size_the_unets_cannot_halve_is_refused_when_the_model_is_built(model):
+    with pytest.raises(
+        ValueError, match=r"model\.image_size=60 must be a multiple of 2\*\*model\.unet_depth = 16"
+    ):
+        getattr(kpbottleneck, model)(image_size=60, unet_depth=4)  # before any VGG or network is built
+    assert check_image_size(48, 4) == 48

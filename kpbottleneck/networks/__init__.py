@@ -3,7 +3,7 @@
 from kpbottleneck.networks.discriminator import MultiScaleDiscriminator, PatchDiscriminator
 from kpbottleneck.networks.generators import ConditionalDecoder, PoseEncoder
 from kpbottleneck.networks.regressor import HeatmapRegressor, soft_argmax
-from kpbottleneck.networks.unet import UNet
+from kpbottleneck.networks.unet import UNet, check_image_size
 
 __all__ = [
     "ConditionalDecoder",
@@ -12,5 +12,6 @@ __all__ = [
     "PatchDiscriminator",
     "PoseEncoder",
     "UNet",
+    "check_image_size",
     "soft_argmax",
 ]
