@@ -32,7 +32,7 @@ from kpbottleneck.networks import (
     check_image_size,
 )
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
-from kpbottleneck.schedules import check_decay_fraction, linear_decay
+from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 from kpbottleneck.visualization import draw_skeleton
 
@@ -103,7 +103,8 @@ class KeypointGAN(pl.LightningModule):
             written into checkpoints as ``perceptual_weights_source``.
         discriminator_history: D's history of generated skeletons (:class:`ImagePool`); 0 disables it.
         lr, betas: Adam settings of both optimisers.
-        lr_decay: fraction of training (``trainer.max_steps``, which must then be set) over whose end both
+        lr_decay: fraction of the fit's batches (:func:`~kpbottleneck.schedules.training_batches`: from
+            ``trainer.max_steps``, two optimiser steps a batch, and/or ``max_epochs``) over whose end both
             learning rates fall linearly to zero; 0 keeps them constant.
         gradient_clip: gradient-norm clipping of both optimisers (0 disables).
         regressor_checkpoint: a :class:`~kpbottleneck.keypoint_regressor.KeypointRegressor` checkpoint
@@ -397,17 +398,9 @@ class KeypointGAN(pl.LightningModule):
         ]
         if not hp.lr_decay:
             return optimizers
-        factor = linear_decay(self._training_batches(len(optimizers)), hp.lr_decay)
+        # one scheduler step per batch, over the batches of the fit (each batch steps both optimisers)
+        factor = linear_decay(training_batches(self.trainer, len(optimizers)), hp.lr_decay)
         return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
-
-    def _training_batches(self, optimizers: int) -> int:
-        """Batches of the fit: ``trainer.max_steps`` counts optimiser steps, one per optimiser per batch."""
-        if self.trainer.max_steps < 1:
-            raise ValueError(
-                f"model.lr_decay={self.hparams.lr_decay} needs trainer.max_steps to know when training "
-                f"ends; got max_steps={self.trainer.max_steps}"
-            )
-        return max(self.trainer.max_steps // optimizers, 1)
 
     def _schedulers(self) -> list[torch.optim.lr_scheduler.LRScheduler]:
         schedulers = self.lr_schedulers() if self.hparams.lr_decay else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytorch_lightning as pl
@@ -16,7 +15,7 @@ from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import HeatmapRegressor, check_image_size
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
-from kpbottleneck.schedules import check_decay_fraction, linear_decay
+from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 
 
@@ -36,7 +35,8 @@ class KeypointRegressor(pl.LightningModule):
         skeleton, image_size, sigma, falloff, regressor_channels, unet_depth: as :class:`KeypointGAN`'s.
         zoom, max_shift, max_rotation: ranges of the random similarity applied to each prior pose.
         lr: Adam's learning rate.
-        lr_decay: fraction of training at whose end the learning rate falls linearly to zero (0: constant).
+        lr_decay: fraction of the fit's batches (:func:`~kpbottleneck.schedules.training_batches`) at whose
+            end the learning rate falls linearly to zero (0: constant).
     """
 
     def __init__(
@@ -94,9 +94,6 @@ class KeypointRegressor(pl.LightningModule):
         optimizer = torch.optim.Adam(self.regressor.parameters(), lr=self.hparams.lr)
         if not self.hparams.lr_decay:
             return optimizer
-        total = self.trainer.estimated_stepping_batches
-        if not math.isfinite(total):
-            raise ValueError(f"model.lr_decay={self.hparams.lr_decay} needs trainer.max_steps or max_epochs")
-        factor = linear_decay(int(total), self.hparams.lr_decay)
+        factor = linear_decay(training_batches(self.trainer), self.hparams.lr_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

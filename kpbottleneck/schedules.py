@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+
+import pytorch_lightning as pl
 
 
 def check_decay_fraction(fraction: float) -> float:
@@ -17,3 +20,21 @@ def linear_decay(total: int, fraction: float) -> Callable[[int], float]:
     ``fraction`` of ``total`` steps, then falling linearly to reach 0 at ``s = total``."""
     decay = max(round(total * check_decay_fraction(fraction)), 1)
     return lambda step: min(1.0, max(total - step, 0) / decay)
+
+
+def training_batches(trainer: pl.Trainer, steps_per_batch: int = 1) -> int:
+    """Batches a fit runs, the one count that ``lr_decay`` schedules over in every module.
+
+    ``trainer.max_steps`` counts optimiser steps: ``steps_per_batch`` of them per batch (1 with one
+    optimiser; KeypointGAN steps two per batch). ``trainer.max_epochs`` counts passes over the training
+    loader. With both, the fit stops at whichever comes first; with neither, it never ends and no schedule
+    can be made (``ValueError``).
+    """
+    estimated = trainer.estimated_stepping_batches  # Lightning's: min(epochs × batches, max_steps)
+    batches = estimated if trainer.max_steps == -1 else min(estimated, trainer.max_steps // steps_per_batch)
+    if not math.isfinite(batches):
+        raise ValueError(
+            "lr_decay needs to know when training ends: set trainer.max_steps or trainer.max_epochs "
+            f"(got max_steps={trainer.max_steps}, max_epochs={trainer.max_epochs})"
+        )
+    return max(int(batches), 1)
