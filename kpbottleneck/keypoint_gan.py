@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -301,7 +302,13 @@ class KeypointGAN(pl.LightningModule):
         path = Path(checkpoint_path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path} ({option}) does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=False).get("state_dict", {})
+        try:  # tensors and plain containers only: a checkpoint cannot run code when it is read
+            state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
+        except pickle.UnpicklingError as error:
+            raise ValueError(
+                f"checkpoint {path} ({option}) holds objects other than tensors and plain containers, "
+                f"which are not loaded for safety: {str(error).splitlines()[0]}"
+            ) from error
         for network in networks:
             module = getattr(self, network)
             weights = {

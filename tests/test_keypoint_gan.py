@@ -275,3 +275,14 @@ def test_edit_keypoints_moves_the_named_keypoint_and_its_rendered_skeleton(tiny_
     assert edit.skeleton_image[0, 0, y, x] > 0.5
     with pytest.raises(KeyError, match="no keypoint 'tail'"):
         model.edit_keypoints(image, {"tail": (1.0, 1.0)})
+
+
+class _Payload:
+    """Anything a weights-only load must refuse to build."""
+
+
+def test_network_checkpoints_are_read_weights_only(tmp_path, tiny_gan_kwargs):
+    torch.save({"state_dict": {}, "extra": _Payload()}, tmp_path / "unsafe.ckpt")
+    model = KeypointGAN(**tiny_gan_kwargs, regressor_checkpoint=str(tmp_path / "unsafe.ckpt"))
+    with pytest.raises(ValueError, match=r"unsafe\.ckpt \(model\.regressor_checkpoint\) holds objects other"):
+        model.setup("fit")
