@@ -77,6 +77,38 @@ def test_validation_during_fit_logs_the_error(tmp_path, tiny_gan_kwargs):
     assert sum(isinstance(c, KeypointEvaluation) for c in trainer.callbacks) == 1
 
 
+class _CountingPrior(RandomDataModule):
+    """A data module that counts how often its prior's mean pose is asked for."""
+
+    calls = 0
+
+    def mean_prior_pose(self):
+        type(self).calls += 1
+        return super().mean_prior_pose()
+
+
+def test_the_prior_mean_pose_is_computed_once_and_travels_in_the_checkpoint(tmp_path, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    callbacks = [KeypointEvaluation()]
+    trainer = cpu_trainer(
+        tmp_path, max_steps=4, val_check_interval=1, limit_val_batches=1, callbacks=callbacks
+    )
+    trainer.fit(model, _CountingPrior(image_size=32, batch_size=2, num_train=4))
+    assert _CountingPrior.calls == 1  # two validations, one computation
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    expected = trainer.callback_metrics["val/mean_pose_error"]
+
+    _CountingPrior.calls = 0  # a new process: test from the checkpoint
+    tester = cpu_trainer(tmp_path, callbacks=[KeypointEvaluation()])
+    data = _CountingPrior(image_size=32, batch_size=2, num_train=4)
+    tester.test(KeypointGAN(**tiny_gan_kwargs), data, ckpt_path=tmp_path / "model.ckpt", verbose=False)
+    assert _CountingPrior.calls == 0
+    mean_pose = data.mean_prior_pose()
+    stored = torch.load(tmp_path / "model.ckpt", weights_only=True)["callbacks"]["KeypointEvaluation"]
+    torch.testing.assert_close(stored["mean_prior_pose"], mean_pose)
+    assert math.isfinite(float(expected)) and "test/mean_pose_error" in tester.callback_metrics
+
+
 def test_a_configured_callback_replaces_the_models_default(tmp_path, tiny_gan_kwargs):
     mine = KeypointEvaluation(flip_tolerant=False, mean_pose_baseline=False)
     trainer = cpu_trainer(tmp_path, callbacks=[mine])
