@@ -12,7 +12,8 @@ train / test split, with the training set halved into image and prior parts. DES
 list of files, which is not part of the distribution; by default ``CAT_00``–``CAT_05`` are training and
 ``CAT_06`` is the test set, and ``test_list`` (a text file of ``CAT_xx/name.jpg`` lines) reproduces any
 published split. Images are cropped to a square box around the 9 points (margin 1.5, so the ears'
-surroundings stay in the crop); the error is inter-ocular normalised, in %.
+surroundings stay in the crop); the error is inter-ocular normalised, in %. Validation uses every 10th
+image of the prior half of the training set (labelled, never shown as an image), never a test image.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ class CatHeadsDataModule(ClipDataModule):
         half = len(training) // 2
         if split == "test":
             return [self._clip(image) for image in test]
-        if split == "val":
-            return [self._clip(image) for image in test[::10]]
+        if split == "val":  # labelled prior-half training images: never a test image
+            return [self._clip(image) for image in training[half:][::10]]
         if split == "train":
             return [Clip((image,), None, None, None, self._clip(image).boxes) for image in training[:half]]
         if split == "prior":

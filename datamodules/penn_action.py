@@ -8,8 +8,10 @@ Layout under ``root`` (as distributed)::
 
 Protocol of the paper: the training videos of every action category are split in half, the first half
 giving image pairs and the second half the prior poses. DESIGN: the test videos give labelled test
-frames (every ``eval_frame_stride``-th), and every 10th of those validates; frames are cropped to a
-square around the provided ``bbox`` (margin 1.25), and the error is in % of that crop's size.
+frames (every ``eval_frame_stride``-th); validation uses every 10th of the second-half training videos
+(their labels, never their images, are the prior; as for Human3.6M), so that choosing a checkpoint or a
+setting never looks at a test video. Frames are cropped to a square around the provided ``bbox`` (margin
+1.25), and the error is in % of that crop's size.
 """
 
 from __future__ import annotations
@@ -90,9 +92,9 @@ class PennActionDataModule(ClipDataModule):
         training, test = self.cached("videos", self._videos)
         if split == "test":
             return test
-        if split == "val":
-            return test[::10]
         halves = {action: len(clips) // 2 for action, clips in training.items()}
+        if split == "val":  # labelled second-half training videos (as Human3.6M's): never a test video
+            return [clip for action, clips in training.items() for clip in clips[halves[action] :]][::10]
         if split in ("train", "regression"):
             first = [clip for action, clips in training.items() for clip in clips[: halves[action]]]
             if split == "train":

@@ -6,7 +6,8 @@ Layout under ``root`` (as distributed)::
 
 Every clip is a video; a training sample is a random frame pair of one clip within ``window`` (one
 sample per clip and epoch: with a million clips, indexing every frame up front would take hours).
-VoxCeleb2 has no landmarks: validation and test use 300-W's test set when ``w300_root`` is given.
+VoxCeleb2 has no landmarks: with ``w300_root``, test uses 300-W's test set and validation every 10th
+image of 300-W's training subsets (never a test image).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import Tensor
 from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import require_dir
 from datamodules.multipie import multipie_prior
-from datamodules.w300 import TEST_SUBSETS, w300_test_clips
+from datamodules.w300 import TEST_SUBSETS, VALIDATION_EVERY, w300_test_clips, w300_training_clips
 
 
 class VoxCeleb2DataModule(ClipDataModule):
@@ -27,7 +28,7 @@ class VoxCeleb2DataModule(ClipDataModule):
     Args:
         root: VoxCeleb2's directory (holding ``mp4``).
         multipie_root: MultiPIE's ``.pts`` tree, the prior.
-        w300_root: 300-W's directory, for validation and test (optional).
+        w300_root: 300-W's directory: its training images for validation, its test set for test (optional).
         kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
             ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
@@ -46,9 +47,10 @@ class VoxCeleb2DataModule(ClipDataModule):
             if not clips:
                 raise ValueError(f"VoxCeleb2 videos: no mp4/id*/<video>/<clip>.mp4 under {self.root}")
             return [Clip(path) for path in clips]
-        if split in ("val", "test") and self.w300_root:
-            clips = w300_test_clips(require_dir(self.w300_root, "300-W (validation and test)"))
-            return clips if split == "test" else clips[::5]
+        if split == "test" and self.w300_root:
+            return w300_test_clips(require_dir(self.w300_root, "300-W (test)"))
+        if split == "val" and self.w300_root:  # 300-W's training images: never a test image
+            return w300_training_clips(require_dir(self.w300_root, "300-W (validation)"))[::VALIDATION_EVERY]
         return []
 
     def prior_poses(self) -> tuple[Tensor, Tensor | None]:

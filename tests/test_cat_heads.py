@@ -21,6 +21,9 @@ def test_split_halves_training_into_images_and_prior(root):
     assert len(train) == len(prior) == 4 and not set(train) & set(prior)
     assert {c.source[0].parent.name for c in data.clips("test")} == {"CAT_06"}
     assert data.datasets["prior"].keypoints.shape == (4, 7, 2)
+    # validation: every 10th prior-half training image, labelled, never a test image
+    val = [c.source[0].relative_to(root) for c in data.clips("val")]
+    assert val == prior[:1] and data.clips("val")[0].keypoints is not None
 
 
 def test_test_keypoints_are_the_seven_kept_points(root):

@@ -23,6 +23,8 @@ def test_each_actions_training_videos_are_halved_into_images_and_prior(root):
     assert videos("test") == ["0003", "0004", "0007", "0008"]
     assert data.datasets["prior"].keypoints.shape == (12, 13, 2)
     assert [clip.activity for clip in data.clips("test")] == [0, 0, 11, 11]  # baseball_pitch, squat
+    # validation: every 10th second-half training video, labelled, never a test video
+    assert videos("val") == ["0002"] and data.clips("val")[0].keypoints is not None
 
 
 def test_test_keypoints_and_visibility_come_from_the_labels(root):

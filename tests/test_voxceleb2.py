@@ -22,6 +22,8 @@ def test_one_random_pair_per_clip_within_the_window(roots):
     ]
     sample = pairs[1]
     assert sample["image"].shape == (3, 32, 32) and len(data.datasets["test"]) == 6
+    # validation: held-out 300-W training images (every 10th), never one of its test images
+    assert [clip.source[0] for clip in data.clips("val")] == [w300 / "afw/image_000.jpg"]
 
 
 def test_without_300w_there_is_no_validation(roots):

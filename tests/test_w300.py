@@ -31,7 +31,8 @@ def test_training_is_thin_plate_spline_pairs_of_unlabelled_images_with_the_multi
     w300, multipie = roots
     data = W300DataModule(str(w300), str(multipie), image_size=32, batch_size=2)
     data.setup("fit")
-    assert len(data.datasets["pairs"]) == 6 and all(clip.keypoints is None for clip in data.clips("train"))
+    # 6 training images, the first held out for validation
+    assert len(data.datasets["pairs"]) == 5 and all(clip.keypoints is None for clip in data.clips("train"))
     sample = data.datasets["pairs"][0]
     assert sample["image"].shape == sample["appearance_image"].shape == (3, 32, 32)
     assert not torch.equal(sample["image"], sample["appearance_image"])  # two different warps
@@ -53,3 +54,11 @@ def test_multipie_prior_is_boxed_and_bad_files_are_named(roots, tmp_path):
         landmarked_images(lonely)
     with pytest.raises(FileNotFoundError, match=r"300-W images: directory .*helen/testset does not exist"):
         W300DataModule(str(tmp_path), str(roots[1])).clips("test")
+
+
+def test_validation_is_held_out_of_the_training_images_never_a_test_image(roots):
+    w300, multipie = roots
+    data = W300DataModule(str(w300), str(multipie))
+    sources = {split: {clip.source[0] for clip in data.clips(split)} for split in ("train", "val", "test")}
+    assert sources["val"] == {w300 / "afw/image_000.jpg"}
+    assert not sources["val"] & sources["test"] and not sources["val"] & sources["train"]
