@@ -7,7 +7,8 @@ Layout::
 
     poses.npy   (N, K, 2) or (N, K, 3) with visibility      or      poses.csv  with <name>_x, <name>_y columns
     labels.csv  (optional) source, frame, <name>_x, <name>_y: ground truth for validation / test, in pixels
-                of the original frames (the format kpbottleneck.writers.KeypointWriter writes)
+                of the original frames (the format kpbottleneck.writers.KeypointWriter writes); the same
+                format for labelled training frames (train_labels), for the post-processing comparison
 
 Frames are padded to a centred square and resized (as ``predict_keypoints`` does), so the method sees
 the whole frame: crop your videos around the subject first if it is small in the frame. Prior poses in
@@ -103,6 +104,9 @@ class VideoFolderDataModule(ClipDataModule):
         prior_units: ``"pixels"`` (each pose boxed and normalised) or ``"normalized"`` (already [-1, 1]).
         prior_margin: side of a pixel pose's box over the pose's extent (module docstring).
         labels: optional ``labels.csv`` with ground truth for validation and test.
+        train_labels: optional ``labels.csv`` (same format) of training frames: the labelled split that
+            ``KeypointEvaluation(post_processing=True)`` fits its linear map on (comparison only; the
+            method itself never sees them).
         kwargs: the settings of :class:`~datamodules.clips.ClipDataModule` (``image_size``,
             ``batch_size``, ``num_workers``, ``window``, ``max_prior_samples``, ``eval_frame_stride``, ...).
     """
@@ -115,6 +119,7 @@ class VideoFolderDataModule(ClipDataModule):
         prior_units: Literal["pixels", "normalized"] = "pixels",
         prior_margin: float = 1.25,
         labels: str | None = None,
+        train_labels: str | None = None,
         **kwargs: Any,
     ) -> None:
         if prior_units not in ("pixels", "normalized"):
@@ -132,12 +137,15 @@ class VideoFolderDataModule(ClipDataModule):
             )
         self.prior_units, self.prior_margin = prior_units, prior_margin
         self.labels = None if labels is None else Path(labels)
+        self.train_labels = None if train_labels is None else Path(train_labels)
 
     def list_clips(self, split: str) -> list[Clip]:
         if split == "train":
             return folder_clips(self.root)
         if split in ("val", "test") and self.labels is not None:
             return read_labels(self.labels, self.skeleton)
+        if split == "regression" and self.train_labels is not None:
+            return read_labels(self.train_labels, self.skeleton)
         return []
 
     def prior_poses(self) -> tuple[Tensor, Tensor | None]:

@@ -78,3 +78,19 @@ def test_prior_margin_sets_the_scale_of_pixel_poses(folder):
     torch.testing.assert_close(extents[1.6], torch.full_like(extents[1.6], 2 / 1.6), atol=0.05, rtol=0)
     with pytest.raises(ValueError, match="prior_margin must be >= 1"):
         VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic", prior_margin=0.8)
+
+
+def test_labelled_training_frames_feed_the_post_processing_split(folder):
+    root, truth = folder
+    videos, poses, labels = str(root / "videos"), str(root / "poses.npy"), str(root / "labels.csv")
+    data = VideoFolderDataModule(
+        videos, poses, "synthetic", image_size=32, labels=labels, train_labels=labels
+    )
+    data.setup("test")
+    regression = data.datasets["regression"]
+    assert len(regression) == 2
+    sample = regression[0]
+    pixels = normalized_to_box_pixels(sample["keypoints"][None], sample["box"][None])[0]
+    torch.testing.assert_close(pixels, truth[0], atol=1e-3, rtol=0)
+    without = VideoFolderDataModule(videos, poses, "synthetic", labels=labels)
+    assert "regression" not in without.build_datasets("test")
