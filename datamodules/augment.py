@@ -35,8 +35,16 @@ class ColourJitter:
         self.transform = A.Compose([A.ColorJitter(strength, strength, strength, strength / 4, p=1.0)])
 
     def __call__(self, image: Tensor) -> Tensor:
-        self.transform.set_random_seed(int(torch.randint(2**31 - 1, ())))
-        return from_pixels(self.transform(image=to_pixels(image))["image"])
+        return self.same(image)[0]
+
+    def same(self, *images: Tensor) -> list[Tensor]:
+        """One draw of the jitter applied to every image (e.g. both frames of a training pair)."""
+        seed = int(torch.randint(2**31 - 1, ()))
+        jittered = []
+        for image in images:
+            self.transform.set_random_seed(seed)
+            jittered.append(from_pixels(self.transform(image=to_pixels(image))["image"]))
+        return jittered
 
 
 class LabelledAugmentation:

@@ -186,7 +186,7 @@ class ClipDataModule(KeypointDataModule):
         window: ``(min, max)`` frame distance between x and x′ (video sources).
         max_prior_samples: cap the prior to this many poses (Table 5).
         eval_frame_stride: use every n-th frame of the validation / test / regression clips.
-        jitter: albumentations colour-jitter strength of the training frames (0: none).
+        jitter: albumentations colour-jitter strength of the training frames (0: none), one draw per pair.
         seed: seed of the prior cap.
     """
 
@@ -259,11 +259,15 @@ class ClipDataModule(KeypointDataModule):
             if self.clips(split):
                 datasets[split] = LabelledFrameDataset(self.collection(split))
         if stage == "fit":
-            train = self.collection("train", self.jitter)
-            if self.still_images:
-                datasets["pairs"] = ThinPlateSplinePairDataset(FrameDataset(train))
-            else:
-                datasets["pairs"] = FramePairDataset(train, self.window, per_video=self.pairs_per_clip)
+            if self.still_images:  # both warps of one jittered image: one jitter per pair by construction
+                datasets["pairs"] = ThinPlateSplinePairDataset(
+                    FrameDataset(self.collection("train", self.jitter))
+                )
+            else:  # one jitter draw for both frames of a pair
+                augment = ColourJitter(self.jitter).same if self.jitter > 0 else None
+                datasets["pairs"] = FramePairDataset(
+                    self.collection("train"), self.window, per_video=self.pairs_per_clip, augment=augment
+                )
             datasets["prior"] = self.prior_dataset()
         if stage == "test" and self.clips("regression"):
             datasets["regression"] = LabelledFrameDataset(self.collection("regression"))

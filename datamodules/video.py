@@ -6,7 +6,7 @@ A *video collection* is any object with ``num_videos``, ``num_frames(video)`` an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import torch
@@ -41,6 +41,9 @@ class FramePairDataset(Dataset):
         frame_stride: use every ``frame_stride``-th frame as a target (1: all frames).
         per_video: one sample per video with a random target frame instead (for collections of very
             many videos, whose frames are then counted only when a video is first read).
+        augment: applied to the two frames together (``(x, x′) → (x, x′)``), e.g.
+            :meth:`~datamodules.augment.ColourJitter.same`: one colour jitter for both frames, since Ψ
+            cannot know a colour shift that only x has.
     """
 
     def __init__(
@@ -49,6 +52,7 @@ class FramePairDataset(Dataset):
         window: tuple[int, int] = (5, 30),
         frame_stride: int = 1,
         per_video: bool = False,
+        augment: Callable[[Tensor, Tensor], Sequence[Tensor]] | None = None,
     ) -> None:
         low, high = window
         if not 0 <= low <= high:
@@ -56,6 +60,7 @@ class FramePairDataset(Dataset):
         self.videos = videos
         self.window = (low, high)
         self.per_video = per_video
+        self.augment = augment
         self.index = (
             [(v, -1) for v in range(videos.num_videos)] if per_video else frame_index(videos, frame_stride)
         )
@@ -72,7 +77,10 @@ class FramePairDataset(Dataset):
         other = t + distance if torch.rand(()) < 0.5 else t - distance
         if not 0 <= other <= last:  # fall back to the other direction, then clip
             other = min(max(2 * t - other, 0), last)
-        return {"image": self.videos.frame(video, t), "appearance_image": self.videos.frame(video, other)}
+        image, appearance = self.videos.frame(video, t), self.videos.frame(video, other)
+        if self.augment is not None:
+            image, appearance = self.augment(image, appearance)
+        return {"image": image, "appearance_image": appearance}
 
 
 class LabelledFrameDataset(Dataset):

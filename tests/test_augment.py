@@ -1,6 +1,7 @@
 import torch
 
 from datamodules.augment import ColourJitter, LabelledAugmentation
+from datamodules.video import FramePairDataset
 from kpbottleneck.skeletons import SYNTHETIC
 
 
@@ -45,3 +46,29 @@ def test_colour_jitter_is_reproducible_under_a_seed():
     first = ColourJitter(0.4)(image)
     torch.manual_seed(5)
     assert torch.equal(first, ColourJitter(0.4)(image)) and first.shape == image.shape
+
+
+class _StillVideo:
+    """One video whose every frame is the same image: a pair's two frames differ only by augmentation."""
+
+    num_videos = 1
+
+    def __init__(self):
+        self.image = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    def num_frames(self, video):
+        return 6
+
+    def frame(self, video, t):
+        return self.image.clone()
+
+
+def test_a_pair_shares_one_colour_jitter():
+    jitter = ColourJitter(0.5)
+    shared = FramePairDataset(_StillVideo(), window=(1, 3), augment=jitter.same)
+    for index in range(len(shared)):
+        sample = shared[index]
+        assert torch.equal(sample["image"], sample["appearance_image"])
+        assert not torch.equal(sample["image"], _StillVideo().image)  # jittered all the same
+    first, second = jitter(_StillVideo().image), jitter(_StillVideo().image)
+    assert not torch.equal(first, second)  # separate calls draw separately

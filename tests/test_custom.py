@@ -94,3 +94,12 @@ def test_labelled_training_frames_feed_the_post_processing_split(folder):
     torch.testing.assert_close(pixels, truth[0], atol=1e-3, rtol=0)
     without = VideoFolderDataModule(videos, poses, "synthetic", labels=labels)
     assert "regression" not in without.build_datasets("test")
+
+
+def test_colour_jitter_is_drawn_once_per_pair_of_video_frames(folder):
+    from datamodules.augment import ColourJitter
+
+    root, _ = folder
+    data = VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic", jitter=0.5)
+    pairs = data.build_datasets("fit")["pairs"]
+    assert pairs.augment.__func__ is ColourJitter.same and pairs.videos.jitter is None
