@@ -4,6 +4,7 @@ import torch
 from real_formats import write_video
 from torchvision.utils import save_image
 
+from datamodules.augment import ColourJitter
 from datamodules.custom import VideoFolderDataModule
 from kpbottleneck.coordinates import normalized_to_box_pixels
 from kpbottleneck.skeletons import SYNTHETIC
@@ -97,8 +98,6 @@ def test_labelled_training_frames_feed_the_post_processing_split(folder):
 
 
 def test_colour_jitter_is_drawn_once_per_pair_of_video_frames(folder):
-    from datamodules.augment import ColourJitter
-
     root, _ = folder
     data = VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic", jitter=0.5)
     pairs = data.build_datasets("fit")["pairs"]
