@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kpbottleneck import KeypointGAN
-from kpbottleneck.cli import main
+from kpbottleneck.cli import KeypointCLI, main
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "experiments" / "smoke.yaml")
@@ -48,29 +48,20 @@ def test_regressor_then_gan_then_test_through_the_cli(tmp_path):
     assert model.hparams.lambda_adv == 5.0 and model.hparams.second_cycle is True
     config = next((tmp_path / "gan").rglob("config.yaml")).read_text()
     assert "lambda_adv: 5.0" in config
-    main(
-        [
-            "test",
-            "--config",
-            SMOKE,
-            "--trainer.default_root_dir",
-            str(tmp_path / "gan"),
-            "--ckpt_path",
-            str(checkpoint),
-        ]
-    )
-    predictions = main(
-        [
-            "predict",
-            "--config",
-            SMOKE,
-            "--trainer.default_root_dir",
-            str(tmp_path / "gan"),
-            "--ckpt_path",
-            str(checkpoint),
-        ]
-    )
-    assert predictions is None  # LightningCLI runs the subcommand; results go to the trainer
+    tested = KeypointCLI(
+        args=["test", "--config", SMOKE, "--trainer.default_root_dir", str(tmp_path / "gan"),
+              "--ckpt_path", str(checkpoint)]
+    )  # fmt: skip
+    assert 0 < float(tested.trainer.callback_metrics["test/keypoint_error"]) < 100
+    predicted = KeypointCLI(
+        args=["predict", "--config", SMOKE, "--trainer.default_root_dir", str(tmp_path / "gan"),
+              "--ckpt_path", str(checkpoint)]
+    )  # fmt: skip
+    batches = predicted.trainer.predict_loop.predictions
+    assert batches and all(batch["keypoints"].shape[1:] == (17, 2) for batch in batches)
+    # the predictions are the checkpoint's model's: the same keypoints as loading it by hand
+    images = next(iter(predicted.datamodule.predict_dataloader()))["image"]
+    torch.testing.assert_close(batches[0]["keypoints"], model.eval()(images))
 
 
 def test_help_lists_documented_options():

@@ -67,11 +67,24 @@ def _stepped_by_hand(model):
     return logged
 
 
-def test_losses_follow_eq6(tiny_gan_kwargs):
-    model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=False, lambda_adv=3.0, perceptual_weight=2.0)
+@pytest.mark.parametrize("finetune", [False, True])
+def test_losses_follow_eq6(tiny_gan_kwargs, finetune):
+    model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=finetune, lambda_adv=3.0, perceptual_weight=2.0)
     logged = _stepped_by_hand(model)
-    model.training_step(make_batch(), 0)
+    batch = make_batch()
+    model.training_step(batch, 0)
     expected = 3.0 * logged["train/loss_adversarial"] + 2.0 * logged["train/loss_perceptual"]
+    if finetune:  # η's own loss joins the generator side's total, computed here by hand
+        with torch.no_grad():
+            skeletons = model.encoder(batch["image"])
+            prior = batch["prior_keypoints"]
+            on_prior = (model.regressor(model.renderer(prior)) - prior).pow(2).sum(-1).mean() / 2
+            on_predicted = (model.renderer(model.regressor(skeletons)) - skeletons).pow(2).mean()
+        regressor = 0.9 * on_prior + 0.1 * on_predicted
+        torch.testing.assert_close(logged["train/loss_regressor"], regressor)
+        expected = expected + regressor
+    else:
+        assert "train/loss_regressor" not in logged
     torch.testing.assert_close(logged["train/loss_generator"], expected)
     assert {"train/loss_discriminator"} < set(logged) and "train/loss_cycle" not in logged
 
