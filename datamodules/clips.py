@@ -8,6 +8,7 @@ then sample. Single images are clips of one frame.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +27,8 @@ from kpbottleneck.coordinates import box_pixels_to_normalized
 from kpbottleneck.inference import crop_to_box, letterbox_box, read_image, square_box
 from kpbottleneck.skeletons import Skeleton
 from kpbottleneck.video_io import VideoReader
+
+MAX_OPEN_VIDEOS = 32  # per ClipCollection, so per DataLoader worker
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class ClipCollection:
         self.image_size = image_size
         self.margin = margin
         self.jitter = ColourJitter(jitter) if jitter > 0 else None
-        self._videos: dict[Path, VideoReader] = {}
+        self._videos: OrderedDict[Path, VideoReader] = OrderedDict()  # most recently used last
 
     @property
     def num_videos(self) -> int:
@@ -109,9 +112,15 @@ class ClipCollection:
         return len(clip)
 
     def _reader(self, path: Path) -> VideoReader:
-        if path not in self._videos:
-            self._videos[path] = VideoReader(path)
-        return self._videos[path]
+        """The open reader of ``path``. At most :data:`MAX_OPEN_VIDEOS` stay open (least recently used
+        closed first): a data set of a million clips must not exhaust a worker's file descriptors."""
+        if path in self._videos:
+            self._videos.move_to_end(path)
+            return self._videos[path]
+        reader = self._videos[path] = VideoReader(path)
+        while len(self._videos) > MAX_OPEN_VIDEOS:
+            self._videos.popitem(last=False)[1].close()
+        return reader
 
     def _original(self, clip: Clip, t: int) -> Tensor:
         index = t if clip.frames is None else clip.frames[t]
@@ -167,7 +176,7 @@ class ClipCollection:
         return torch.cat(keypoints), torch.cat(visibility)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_videos": {}}
+        return {**self.__dict__, "_videos": OrderedDict()}
 
 
 class ClipDataModule(KeypointDataModule):

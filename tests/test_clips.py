@@ -1,5 +1,10 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+from real_formats import write_video
 from torchvision.utils import save_image
 
 from datamodules.base import PairsWithPriorDataset, collate_skipping
@@ -77,3 +82,28 @@ def test_training_frames_get_colour_jitter_of_the_same_size(tmp_path):
     jittered = ClipCollection([Clip(frames)], image_size=8, jitter=0.5)
     a, b = plain.frame(0, 1), jittered.frame(0, 1)
     assert a.shape == b.shape and not torch.allclose(a, b, atol=1e-3)
+
+
+READ_EVERY_CLIP = """
+import resource, sys
+from pathlib import Path
+from datamodules.clips import Clip, ClipCollection
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+clips = [Clip(path) for path in sorted(Path(sys.argv[1]).glob("*.mp4"))]
+collection = ClipCollection(clips, image_size=8)
+for video in range(collection.num_videos):
+    assert collection.frame(video, 1).shape == (3, 8, 8)
+print(collection.num_videos, len(collection._videos))
+"""
+
+
+@pytest.mark.slow
+def test_a_thousand_clips_are_read_within_256_file_descriptors(tmp_path):
+    """VoxCeleb2 has a million clips: a worker must not keep every one of them open."""
+    for i in range(1000):
+        write_video(tmp_path / f"{i:04d}.mp4", 2, 8, 8, seed=i)
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-c", READ_EVERY_CLIP, str(tmp_path)]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["1000", "32"]  # every clip read, at most 32 open at the end
