@@ -162,11 +162,13 @@ class PredictionPlot(Callback):
             self._targets.append(batch["keypoints"][:missing].cpu())
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # every rank asks: under DDP ``trainer.log_dir`` is a broadcast that all processes must join
+        folder = Path(trainer.log_dir or trainer.default_root_dir)
         if not self._images or not trainer.is_global_zero:
             return
         target = torch.cat(self._targets) if len(self._targets) == len(self._images) else None
         grid = keypoint_grid(torch.cat(self._images), torch.cat(self._predicted), pl_module.skeleton, target)
-        path = Path(trainer.log_dir or trainer.default_root_dir) / self.filename
+        path = folder / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(grid, path)
         rank_zero_info(f"Predicted keypoints over test images written to {path}")

@@ -126,7 +126,9 @@ class KeypointEvaluation(Callback):
             if self._prior_mean_pose is None:
                 mean_prior_pose = getattr(trainer.datamodule, "mean_prior_pose", None)
                 if mean_prior_pose is None:
-                    rank_zero_info("KeypointEvaluation: the data module has no mean_prior_pose(); no baseline")
+                    rank_zero_info(
+                        "KeypointEvaluation: the data module has no mean_prior_pose(); no baseline"
+                    )
                     return
                 self._prior_mean_pose = mean_prior_pose().detach().cpu()
             self._mean_pose = self._select(self._prior_mean_pose.to(pl_module.device))

@@ -106,3 +106,36 @@ def test_ddp_two_cpu_processes(tmp_path):
     checkpoint = torch.load(_last_checkpoint(tmp_path), map_location="cpu", weights_only=False)
     assert checkpoint["global_step"] > 0
     assert "distributed_backend=gloo" in result.stderr + result.stdout
+
+
+TINY_SYNTHETIC = [
+    *(f"--model.init_args.{key}={value}" for key, value in {
+        "image_size": 32, "unet_depth": 2, "generator_channels": 4, "regressor_channels": 4,
+        "discriminator_channels": 4, "discriminator_layers": 2, "perceptual_layers": "[pixels, conv1_2]",
+        "regressor_checkpoint": "null"}.items()),
+    *(f"--data.init_args.{key}={value}" for key, value in {
+        "image_size": 32, "batch_size": 2, "num_workers": 0, "num_train_videos": 2, "num_prior_videos": 2,
+        "num_val_videos": 2, "num_test_videos": 2, "frames_per_video": 8, "window": "[1, 2]",
+        "eval_frame_stride": 2}.items()),
+    "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp_find_unused_parameters_true",
+    "--trainer.enable_progress_bar=false",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_ddp_fit_and_test_with_every_callback_of_the_shipped_configs(tmp_path):
+    """The main job's callbacks (checkpoints, evaluation with post-processing, prediction picture) and the
+    pipeline pictures, under 2-process DDP, for fit and then test: every rank must join each collective."""
+    config = tmp_path / "synthetic.yaml"  # the main job's config, writing into tmp_path
+    config.write_text(
+        (ROOT / "experiments/synthetic.yaml").read_text().replace("outputs/synthetic/gan", str(tmp_path))
+    )
+    configs = ["--config", str(config), "--config", str(ROOT / "experiments/samples.yaml"), *TINY_SYNTHETIC]
+    short = ["--trainer.max_steps=4", "--trainer.val_check_interval=1", "--trainer.limit_val_batches=1"]
+    fit = _run(sys.executable, "-m", "kpbottleneck", "fit", *configs, *short)
+    assert fit.returncode == 0, fit.stdout[-3000:] + fit.stderr[-3000:]
+    test = _run(
+        sys.executable, "-m", "kpbottleneck", "test", *configs, "--ckpt_path", str(tmp_path / "last.ckpt")
+    )
+    assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
+    assert "test/keypoint_error" in test.stdout and list(tmp_path.rglob("test_predictions.png"))
