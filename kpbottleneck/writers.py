@@ -25,9 +25,16 @@ from kpbottleneck.visualization import draw_skeleton
 Format = Literal["json", "csv"]
 
 
+def source_stem(source: str) -> str:
+    """Stem of a source's outputs: its file name with ``.`` → ``_`` (``photo.jpg`` → ``photo_jpg``), so that
+    ``a.png`` and ``a.jpg`` of one folder never write the same files."""
+    return Path(source).name.replace(".", "_")
+
+
 def frame_stem(source: str, frame: int, is_video: bool) -> str:
-    """Stem of one frame's outputs: ``clip_000042`` for frame 42 of ``clip.mp4``, ``photo`` for an image."""
-    stem = Path(source).stem
+    """Stem of one frame's outputs: ``clip_mp4_000042`` for frame 42 of ``clip.mp4``, ``photo_jpg`` for
+    the image ``photo.jpg``."""
+    stem = source_stem(source)
     return f"{stem}_{frame:06d}" if is_video else stem
 
 
@@ -41,7 +48,10 @@ class KeypointWriter(BasePredictionWriter):
       "keypoints": {name: [x, y]}}``;
     * ``keypoints.csv``: one row per frame, columns ``source, frame, <name>_x, <name>_y, …``
       (``keypoints_rank<r>.csv`` per process under DDP);
-    * ``overlays/<stem>.png`` for images and ``overlays/<video stem>.mp4`` (same frame rate) for videos.
+    * ``overlays/<stem>.png`` for images and ``overlays/<video stem>.mp4`` (same frame rate) for videos
+      (``<video stem>_rank<r>.mp4`` per process under DDP, each holding the frames that process predicted).
+
+    Stems are file names with ``.`` → ``_`` (:func:`frame_stem`): ``photo_jpg``, ``clip_mp4_000042``.
 
     Args:
         output_dir: where to write.
@@ -65,12 +75,15 @@ class KeypointWriter(BasePredictionWriter):
         self._csv: Any = None
         self._csv_writer: Any = None
         self._videos: dict[str, VideoWriter] = {}
+        self._rank_suffix = ""
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        # files that several processes would otherwise share get the process's rank under DDP
+        self._rank_suffix = f"_rank{trainer.global_rank}" if trainer.world_size > 1 else ""
         if "csv" in self.formats:
-            suffix = f"_rank{trainer.global_rank}" if trainer.world_size > 1 else ""
-            self._csv = open(self.output_dir / f"keypoints{suffix}.csv", "w", newline="")  # noqa: SIM115
+            path = self.output_dir / f"keypoints{self._rank_suffix}.csv"
+            self._csv = open(path, "w", newline="")  # noqa: SIM115
             self._csv_writer = csv.writer(self._csv)
             names = pl_module.skeleton.keypoint_names
             self._csv_writer.writerow(["source", "frame", *(f"{n}_{axis}" for n in names for axis in "xy")])
@@ -117,7 +130,8 @@ class KeypointWriter(BasePredictionWriter):
         folder = self.output_dir / "overlays"
         if fps > 0:
             if source not in self._videos:
-                self._videos[source] = VideoWriter(folder / f"{Path(source).stem}.mp4", fps=fps)
+                name = f"{source_stem(source)}{self._rank_suffix}.mp4"
+                self._videos[source] = VideoWriter(folder / name, fps=fps)
             self._videos[source].write(drawn)
         else:
             folder.mkdir(exist_ok=True)

@@ -113,7 +113,7 @@ def test_predict_command_on_the_photos(tmp_path):
     )  # fmt: skip
     rows = {row["source"]: row for row in csv.DictReader((out / "keypoints.csv").open())}
     assert sorted(Path(source).name for source in rows) == ["einstein.jpg", "takeo.ppm"]
-    einstein = json.loads((out / "keypoints" / "einstein.json").read_text())
+    einstein = json.loads((out / "keypoints" / "einstein_jpg.json").read_text())
     assert einstein["image_size"] == list(Image.open(PHOTOS["einstein"]).size)[::-1]
     assert len(einstein["keypoints"]) == 68
     expected = model.predict_keypoints(PHOTOS["einstein"])[0, 36]

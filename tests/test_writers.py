@@ -1,6 +1,7 @@
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,8 +11,9 @@ from test_media import write_media
 from datamodules import MediaDataModule
 from kpbottleneck import KeypointGAN
 from kpbottleneck.cli import KeypointCLI
+from kpbottleneck.skeletons import SYNTHETIC
 from kpbottleneck.video_io import VideoReader
-from kpbottleneck.writers import KeypointWriter
+from kpbottleneck.writers import KeypointWriter, frame_stem
 
 
 @pytest.fixture
@@ -26,7 +28,7 @@ def test_writer_outputs_agree_with_predict_keypoints(tmp_path, media, tiny_gan_k
     trainer.predict(model, MediaDataModule(str(media), image_size=32, batch_size=2), return_predictions=False)
 
     names = model.skeleton.keypoint_names
-    record = json.loads((out / "keypoints" / "a.json").read_text())
+    record = json.loads((out / "keypoints" / "a_png.json").read_text())
     assert record["image_size"] == [40, 60] and record["skeleton"] == "synthetic"
     assert list(record["keypoints"]) == list(names)
     expected = model.predict_keypoints(media / "a.png")[0]
@@ -43,11 +45,11 @@ def test_writer_outputs_agree_with_predict_keypoints(tmp_path, media, tiny_gan_k
     assert float(rows[1][f"{names[3]}_y"]) == pytest.approx(
         float(model.predict_keypoints(media / "b.jpg")[0, 3, 1]), abs=1e-3
     )
-    clip = json.loads((out / "keypoints" / "clip_000002.json").read_text())
+    clip = json.loads((out / "keypoints" / "clip_mp4_000002.json").read_text())
     assert clip["frame"] == 2 and clip["image_size"] == [24, 32]
 
-    assert (out / "overlays" / "a.png").is_file() and (out / "overlays" / "b.png").is_file()
-    overlay = VideoReader(out / "overlays" / "clip.mp4")
+    assert (out / "overlays" / "a_png.png").is_file() and (out / "overlays" / "b_jpg.png").is_file()
+    overlay = VideoReader(out / "overlays" / "clip_mp4.mp4")
     assert (overlay.num_frames, overlay.size, overlay.fps) == (3, (24, 32), 8.0)
 
 
@@ -94,3 +96,22 @@ def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs, monkeyp
     assert [float(rows[0]["head_top_x"]), float(rows[0]["head_top_y"])] == pytest.approx(
         expected.tolist(), abs=1e-3
     )
+
+
+def test_output_names_keep_sources_apart():
+    assert frame_stem("dir/a.png", 0, is_video=False) != frame_stem("dir/a.jpg", 0, is_video=False)
+    assert frame_stem("dir/clip.mp4", 42, is_video=True) == "clip_mp4_000042"
+
+
+def test_under_ddp_each_process_writes_its_own_table_and_videos(tmp_path):
+    writer = KeypointWriter(output_dir=str(tmp_path))
+    trainer, module = SimpleNamespace(global_rank=1, world_size=2), SimpleNamespace(skeleton=SYNTHETIC)
+    writer.on_predict_start(trainer, module)
+    box = torch.tensor([[0.0, 0.0, 16.0, 16.0]])
+    batch = {"source": ["v/clip.mp4"], "frame": torch.tensor([3]), "fps": torch.tensor([8.0]),
+             "original": torch.rand(1, 3, 16, 16), "boxes": box}  # fmt: skip
+    writer.write_on_batch_end(trainer, module, {"keypoints": torch.zeros(1, 17, 2)}, None, batch, 0)
+    writer.on_predict_end(trainer, module)
+    assert (tmp_path / "keypoints_rank1.csv").is_file()
+    assert (tmp_path / "overlays" / "clip_mp4_rank1.mp4").is_file()
+    assert not (tmp_path / "keypoints.csv").exists() and not (tmp_path / "overlays" / "clip_mp4.mp4").exists()
