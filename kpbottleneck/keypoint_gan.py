@@ -285,6 +285,21 @@ class KeypointGAN(pl.LightningModule):
         hparams.setdefault("_class_path", f"{type(self).__module__}.{type(self).__qualname__}")
         checkpoint["perceptual_weights_source"] = self.perceptual_loss.weights_source
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse, before any weight is copied, a checkpoint (``--ckpt_path``) of another skeleton or image
+        size: its keypoints would not be this model's, or its networks would see another scale."""
+        theirs = checkpoint.get("hyper_parameters", {})
+        for key, ours in (("skeleton", self.skeleton.name), ("image_size", self.hparams.image_size)):
+            if key not in theirs:
+                continue
+            value = theirs[key]
+            value = getattr(value, "name", value.get("name") if isinstance(value, Mapping) else value)
+            if value != ours:
+                raise ValueError(
+                    f"checkpoint of a model with {key}={value!r}; this model has model.{key}={ours!r} "
+                    f"(set model.init_args.{key} to the checkpoint's, or use a checkpoint of this model)"
+                )
+
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.init_checkpoint:
             self.load_networks(self.hparams.init_checkpoint, NETWORKS, "model.init_checkpoint")

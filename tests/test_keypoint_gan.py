@@ -299,3 +299,15 @@ def test_network_checkpoints_are_read_weights_only(tmp_path, tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs, regressor_checkpoint=str(tmp_path / "unsafe.ckpt"))
     with pytest.raises(ValueError, match=r"unsafe\.ckpt \(model\.regressor_checkpoint\) holds objects other"):
         model.setup("fit")
+
+
+def test_a_checkpoint_of_another_skeleton_or_size_is_refused_before_training(tmp_path, tiny_gan_kwargs):
+    trainer = _trainer(tmp_path, max_steps=2, limit_val_batches=0)
+    trainer.fit(KeypointGAN(**tiny_gan_kwargs), _data())
+    trainer.save_checkpoint(tmp_path / "32px.ckpt")
+    other = KeypointGAN(**{**tiny_gan_kwargs, "image_size": 64})
+    with pytest.raises(ValueError, match=r"image_size=32; this model has model\.image_size=64"):
+        _trainer(tmp_path, max_steps=4).fit(other, _data(), ckpt_path=tmp_path / "32px.ckpt")
+    faces = KeypointGAN(**{**tiny_gan_kwargs, "skeleton": "face68"})
+    with pytest.raises(ValueError, match=r"skeleton='synthetic'; this model has model\.skeleton='face68'"):
+        _trainer(tmp_path, max_steps=4).fit(faces, _data(), ckpt_path=tmp_path / "32px.ckpt")
