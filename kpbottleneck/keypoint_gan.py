@@ -173,7 +173,18 @@ class KeypointGAN(pl.LightningModule):
     def forward(self, images: Tensor) -> Tensor:
         """Keypoints ``(B, K, 2)`` (normalised (x, y), docs/conventions.md) of images ``(B, 3, H, W)``
         in [0, 1]."""
-        return self.regressor(self.encoder(images))
+        return self.regressor(self.encoder(self._checked(images)))
+
+    def _checked(self, images: Tensor) -> Tensor:
+        """``images`` if they are ``image_size`` square, else an error that says which setting to change
+        (a data module resizing to another size would otherwise give wrong keypoints without an error)."""
+        size = self.hparams.image_size
+        if tuple(images.shape[-2:]) != (size, size):
+            raise ValueError(
+                f"images of {tuple(images.shape[-2:])} pixels reach a model with model.image_size={size}: "
+                f"set data.init_args.image_size (or resize the inputs) to {size}"
+            )
+        return images
 
     def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
         """Images ``(B, 3, H, W)`` in the pose ``keypoints (B, K, 2)`` with the look of ``appearance_images``.
@@ -211,7 +222,7 @@ class KeypointGAN(pl.LightningModule):
     ) -> dict[str, Tensor]:
         """``keypoints`` (normalised) and ``skeleton_image`` Φ(x); with the batch's ``boxes`` ``(B, 4)``
         (letterbox or crop, see :mod:`kpbottleneck.inference`) also ``pixel_keypoints`` of the originals."""
-        skeleton_image = self.encoder(batch["image"])
+        skeleton_image = self.encoder(self._checked(batch["image"]))
         keypoints = self.regressor(skeleton_image)
         prediction = {"keypoints": keypoints, "skeleton_image": skeleton_image}
         if "boxes" in batch:
@@ -369,7 +380,7 @@ class KeypointGAN(pl.LightningModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         hp = self.hparams
-        image, prior = batch["image"], batch["prior_keypoints"]
+        image, prior = self._checked(batch["image"]), batch["prior_keypoints"]
         appearance = batch["appearance_image"] if hp.conditional else None
         opt_g, opt_d = self.optimizers()
         prior_skeleton = self.renderer(prior)

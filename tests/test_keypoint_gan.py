@@ -311,3 +311,16 @@ def test_a_checkpoint_of_another_skeleton_or_size_is_refused_before_training(tmp
     faces = KeypointGAN(**{**tiny_gan_kwargs, "skeleton": "face68"})
     with pytest.raises(ValueError, match=r"skeleton='synthetic'; this model has model\.skeleton='face68'"):
         _trainer(tmp_path, max_steps=4).fit(faces, _data(), ckpt_path=tmp_path / "32px.ckpt")
+
+
+def test_images_of_another_size_than_the_model_s_are_a_clear_error(tmp_path, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)  # 32 px
+    with pytest.raises(
+        ValueError, match=r"images of \(64, 64\) pixels reach a model with model\.image_size=32"
+    ):
+        model(torch.rand(1, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"set data\.init_args\.image_size \(or resize the inputs\) to 32"):
+        model.predict_step({"image": torch.rand(2, 3, 64, 64)}, 0)
+    big_data = RandomDataModule(image_size=64, batch_size=2, num_train=4, num_prior=4, num_val=2)
+    with pytest.raises(ValueError, match=r"model\.image_size=32"):
+        _trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(model, big_data)
