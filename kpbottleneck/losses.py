@@ -8,18 +8,15 @@ generator: ``E (D(y) − 1)²``. Multi-scale discriminators give a list of score
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from pytorch_lightning.utilities import rank_zero_warn
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from kpbottleneck.vgg import VGG19_LAYERS, VGG19Features, find_vgg19_weights, torchvision_vgg19_cache_path
-
-log = logging.getLogger(__name__)
 
 
 def _as_list(scores: Tensor | Sequence[Tensor]) -> list[Tensor]:
@@ -125,7 +122,7 @@ class PerceptualLoss(nn.Module):
                 "fixed, seeded random VGG-19."
             )
         else:
-            log.info("Perceptual loss: ImageNet VGG-19 weights from the %s", found.source)
+            rank_zero_info(f"Perceptual loss: ImageNet VGG-19 weights from the {found.source}")
         self.register_state_dict_post_hook(_drop_features_from_state_dict)
         self.register_load_state_dict_pre_hook(_restore_defaults_into_state_dict)
 
