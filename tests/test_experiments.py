@@ -1,6 +1,8 @@
 """Every experiment config parses and runs a `fast_dev_run` fit on a tiny copy of its data set, written in
 the data set's real on-disk format (smaller images and batches than the paper's, same everything else)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import real_formats as rf
@@ -53,13 +55,22 @@ GAN_CONFIGS = [
 REGRESSOR_CONFIGS = [name for name in GAN_CONFIGS if name != "300w"]
 
 
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path, monkeypatch):
+    """The configs write checkpoints under ``outputs/``: run in an empty folder, not in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run_fast_dev(config, options, model_options):
     small = ["--data.image_size", "32", "--data.batch_size", "2", "--data.num_workers", "0"]
     if "--data.window" not in options and "cat_heads" not in config and "300w" not in config:
         small += ["--data.window=[1, 2]"]
     KeypointCLI(
         args=[
-            "fit", "--config", f"experiments/{config}.yaml", *map(str, options), *small,
+            "fit", "--config", str(EXPERIMENTS / f"{config}.yaml"), *map(str, options), *small,
             "--model.init_args.image_size", "32", *model_options,
             "--trainer.fast_dev_run", "true", "--trainer.accelerator", "cpu",
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
