@@ -147,6 +147,8 @@ class SyntheticVideos:
         angle_scale: float = 1.0,
         angle_offset: float = 0.0,
     ) -> None:
+        if not 0 < frames_per_video < 2**20:
+            raise ValueError(f"frames_per_video must be in [1, 2**20), got {frames_per_video}")
         self.first, self.num_videos, self.frames = first, num_videos, frames_per_video
         self.image_size, self.seed = image_size, seed
         self.angle_scale, self.angle_offset = angle_scale, angle_offset
@@ -156,13 +158,24 @@ class SyntheticVideos:
     def num_frames(self, video: int) -> int:
         return self.frames
 
+    def video_seed(self, video: int) -> int:
+        """Seed of everything random in video ``video`` of this collection: a function of the data set's
+        ``seed`` and of the video's index in the whole data set (``first + video``), so that the splits,
+        which are disjoint index ranges, never share a video's randomness."""
+        return self.seed * 1_000_003 + self.first + video
+
+    def noise_seed(self, video: int, t: int) -> int:
+        """Seed of the pixel noise of frame ``t`` of ``video``: distinct for every (data set seed, video of
+        the data set, frame) with fewer than 2**20 frames a video."""
+        return self.video_seed(video) * 2**20 + t
+
     def _video(self, video: int) -> dict[str, Tensor]:
         """All per-video random quantities (poses of every frame, colours, background)."""
         if video in self._cache:
             return self._cache[video]
         if not 0 <= video < self.num_videos:
             raise IndexError(f"video {video} out of range [0, {self.num_videos})")
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.first + video)
+        gen = torch.Generator().manual_seed(self.video_seed(video))
 
         def rand(*shape: int, low: float = 0.0, high: float = 1.0) -> Tensor:
             return torch.rand(*shape, generator=gen) * (high - low) + low
@@ -236,7 +249,8 @@ class SyntheticVideos:
         for index, (_, _, _, slot) in enumerate(_PARTS):
             colour = data[f"colour_{slot}"][:, None, None] * data["texture"]
             image = image + alpha[index] * (colour - image)
-        noise = torch.randn(image.shape, generator=torch.Generator().manual_seed(video * 7919 + t)) * 0.02
+        noise_generator = torch.Generator().manual_seed(self.noise_seed(video, t))
+        noise = torch.randn(image.shape, generator=noise_generator) * 0.02
         return (image * data["lighting"][t] + noise).clamp(0, 1)
 
 

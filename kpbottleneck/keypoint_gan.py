@@ -10,9 +10,9 @@ from typing import Any, NamedTuple
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.func import functional_call
 from torch.nn import functional as F
 
+from kpbottleneck.acceleration import adam, prepare_networks, to_memory_format, uses_gradient_scaler
 from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
 from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels
 from kpbottleneck.evaluation import KeypointEvaluation
@@ -32,6 +32,7 @@ from kpbottleneck.networks import (
     PoseEncoder,
     check_image_size,
 )
+from kpbottleneck.nonfinite import NonFinitePolicy, NonFiniteWatch
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
 from kpbottleneck.skeletons import Skeleton, get_skeleton
@@ -115,6 +116,13 @@ class KeypointGAN(pl.LightningModule):
         finetune_regressor: fine-tune η during the GAN stage (original) or freeze it.
         regressor_prior_weight, regressor_predicted_weight: the 0.9 / 0.1 weights of η's loss.
         bottleneck, conditional, second_cycle, cycle_weight: ablation switches (above).
+        on_nonfinite: a NaN or infinite loss term or gradient norm stops training with an error naming it
+            and the step (``"error"``, checked without slowing the step down), or skips that optimiser
+            step and counts it in ``train/skipped_steps`` (``"skip"``); :mod:`kpbottleneck.nonfinite`.
+        compile: ``torch.compile`` the networks (and Γ's VGG-19) when the Trainer sets the model up
+            (:mod:`kpbottleneck.acceleration`).
+        channels_last: keep the networks' weights and the input images in the channels-last layout
+            (faster convolutions on GPUs with tensor cores, and with bf16 on CPUs).
     """
 
     def __init__(
@@ -149,6 +157,9 @@ class KeypointGAN(pl.LightningModule):
         conditional: bool = True,
         second_cycle: bool = False,
         cycle_weight: float = 10.0,
+        on_nonfinite: NonFinitePolicy = "error",
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         check_decay_fraction(lr_decay)
@@ -168,6 +179,7 @@ class KeypointGAN(pl.LightningModule):
         )
         self.image_pool = ImagePool(discriminator_history)
         self.regressor.requires_grad_(finetune_regressor)
+        self.nonfinite = NonFiniteWatch()
 
     # ----------------------------------------------------------------------------------------- inference
     def forward(self, images: Tensor) -> Tensor:
@@ -184,7 +196,7 @@ class KeypointGAN(pl.LightningModule):
                 f"images of {tuple(images.shape[-2:])} pixels reach a model with model.image_size={size}: "
                 f"set data.init_args.image_size (or resize the inputs) to {size}"
             )
-        return images
+        return to_memory_format(images, self.hparams.channels_last)
 
     def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
         """Images ``(B, 3, H, W)`` in the pose ``keypoints (B, K, 2)`` with the look of ``appearance_images``.
@@ -290,8 +302,10 @@ class KeypointGAN(pl.LightningModule):
         return not_yet_in(self.trainer, [RandomStateCheckpoint(), KeypointEvaluation()])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Record the class as LightningCLI does, so ``kpbottleneck predict --ckpt_path`` also takes
-        checkpoints of models built in Python."""
+        """Refuse to save weights updated from a non-finite loss (:mod:`kpbottleneck.nonfinite`); record
+        the class as LightningCLI does, so ``kpbottleneck predict --ckpt_path`` also takes checkpoints of
+        models built in Python."""
+        self.nonfinite.check()
         hparams = checkpoint.setdefault("hyper_parameters", {})
         hparams.setdefault("_class_path", f"{type(self).__module__}.{type(self).__qualname__}")
         checkpoint["perceptual_weights_source"] = self.perceptual_loss.weights_source
@@ -310,6 +324,13 @@ class KeypointGAN(pl.LightningModule):
                     f"checkpoint of a model with {key}={value!r}; this model has model.{key}={ours!r} "
                     f"(set model.init_args.{key} to the checkpoint's, or use a checkpoint of this model)"
                 )
+
+    def configure_model(self) -> None:
+        """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`)."""
+        networks = [getattr(self, name) for name in NETWORKS]
+        if self.perceptual_loss.features is not None:
+            networks.append(self.perceptual_loss.features)
+        prepare_networks(networks, self.hparams.compile, self.hparams.channels_last)
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.hparams.init_checkpoint:
@@ -355,33 +376,65 @@ class KeypointGAN(pl.LightningModule):
             module.load_state_dict({k: weights[k] for k in own})
 
     def _bottleneck(self, skeleton_image: Tensor) -> Tensor:
-        """η(y) whose gradient reaches y but never η's weights (η learns from its own loss only)."""
-        if not self.hparams.finetune_regressor:
+        """η(y) whose gradient reaches y but never η's weights (η learns from its own loss only): η's
+        weights are switched out of autograd for this one call."""
+        trainable = [p for p in self.regressor.parameters() if p.requires_grad]
+        for parameter in trainable:
+            parameter.requires_grad_(False)
+        try:
             return self.regressor(skeleton_image)
-        frozen = {name: p.detach() for name, p in self.regressor.named_parameters()}
-        return functional_call(self.regressor, frozen, (skeleton_image,))
+        finally:
+            for parameter in trainable:
+                parameter.requires_grad_(True)
 
     def _regressor_loss(
         self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None
     ) -> Tensor:
+        """η's loss on prior skeletons and on Φ's (detached) skeletons; η reads both in one call (exact:
+        its U-Net normalises each image on its own)."""
         hp = self.hparams
-        on_prior = keypoint_mse(self.regressor(prior_skeleton), prior, visibility)
-        on_predicted = F.mse_loss(self.renderer(self.regressor(skeleton_image)), skeleton_image)
-        return hp.regressor_prior_weight * on_prior + hp.regressor_predicted_weight * on_predicted
+        on_prior, on_predicted = self.regressor(torch.cat([prior_skeleton, skeleton_image])).split(
+            [prior_skeleton.shape[0], skeleton_image.shape[0]]
+        )
+        prior_loss = keypoint_mse(on_prior, prior, visibility)
+        predicted_loss = F.mse_loss(self.renderer(on_predicted), skeleton_image)
+        return hp.regressor_prior_weight * prior_loss + hp.regressor_predicted_weight * predicted_loss
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+    def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> Tensor | None:
+        """Back-propagate ``loss`` and step ``optimizer``, its gradients clipped to norm ``gradient_clip``:
+        by Lightning under a gradient scaler (it knows when they are unscaled), else here, in one
+        multi-tensor call (Lightning refuses to clip for the fused Adam used then). Returns the gradients'
+        norm before clipping when it was computed here.
+
+        With ``on_nonfinite="skip"`` a non-finite loss or gradient norm leaves the weights and the
+        optimiser's state as they were (read on the host: a synchronisation)."""
+        skip = self.hparams.on_nonfinite == "skip"
         optimizer.zero_grad()
+        if skip and not bool(loss.isfinite()):
+            return self._skipped()
         self.manual_backward(loss)
-        if self.hparams.gradient_clip > 0:
-            self.clip_gradients(
-                optimizer, gradient_clip_val=self.hparams.gradient_clip, gradient_clip_algorithm="norm"
+        clip, norm = self.hparams.gradient_clip, None
+        if clip > 0 and uses_gradient_scaler(self._trainer):
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        elif clip > 0 or skip:
+            parameters = [p for group in optimizer.param_groups for p in group["params"]]
+            norm = torch.nn.utils.clip_grad_norm_(
+                parameters, clip if clip > 0 else float("inf"), foreach=True
             )
+            if skip and not bool(norm.isfinite()):
+                optimizer.zero_grad()
+                return self._skipped()
         optimizer.step()
+        return norm
+
+    def _skipped(self) -> None:
+        self.log("train/skipped_steps", self.nonfinite.skip())
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         hp = self.hparams
+        step = self.global_step  # the batch's first optimiser step
         image, prior = self._checked(batch["image"]), batch["prior_keypoints"]
-        appearance = batch["appearance_image"] if hp.conditional else None
+        appearance = to_memory_format(batch["appearance_image"], hp.channels_last) if hp.conditional else None
         opt_g, opt_d = self.optimizers()
         prior_skeleton = self.renderer(prior)
 
@@ -406,28 +459,45 @@ class KeypointGAN(pl.LightningModule):
                 )
                 total = total + losses["regressor"]
             losses["generator"] = total
-            self._step(opt_g, total)
+            generator_norm = self._step(opt_g, total)
 
         with self.toggled_optimizer(opt_d):
-            losses["discriminator"] = lsgan_discriminator_loss(
-                self.discriminator(prior_skeleton), self.discriminator(self.image_pool(skeleton_image))
-            )
-            self._step(opt_d, losses["discriminator"])
+            # real and generated skeletons in one call of D (exact: D normalises each image on its own)
+            scores = self.discriminator(torch.cat([prior_skeleton, self.image_pool(skeleton_image)]))
+            sizes = [prior_skeleton.shape[0], image.shape[0]]
+            real, fake = zip(*(score.split(sizes) for score in scores), strict=True)
+            losses["discriminator"] = lsgan_discriminator_loss(real, fake)
+            discriminator_norm = self._step(opt_d, losses["discriminator"])
         for scheduler in self._schedulers():
             scheduler.step()
+
+        if hp.on_nonfinite == "error":  # ("skip" has dealt with them in _step)
+            watched = {f"{name} loss": value for name, value in losses.items()}
+            for side, norm in (("generator", generator_norm), ("discriminator", discriminator_norm)):
+                if norm is not None:
+                    watched[f"gradient norm of the {side}"] = norm
+            self.nonfinite.record(watched, step)
 
         self.log_dict(
             {f"train/loss_{name}": value.detach() for name, value in losses.items()}, prog_bar=False
         )
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if (batch_idx + 1) % self.trainer.log_every_n_steps == 0:
+            self.nonfinite.check()
+
+    def on_train_end(self) -> None:
+        self.nonfinite.check()
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams
         generator = [*self.encoder.parameters(), *self.decoder.parameters()]
         if hp.finetune_regressor:
             generator += list(self.regressor.parameters())
+        fused = not uses_gradient_scaler(self.trainer)
         optimizers = [
-            torch.optim.Adam(generator, lr=hp.lr, betas=tuple(hp.betas)),
-            torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=tuple(hp.betas)),
+            adam(generator, hp.lr, hp.betas, fused),
+            adam(self.discriminator.parameters(), hp.lr, hp.betas, fused),
         ]
         if not hp.lr_decay:
             return optimizers

@@ -9,11 +9,13 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
+from kpbottleneck.acceleration import adam, prepare_networks
 from kpbottleneck.augmentation import jitter_keypoints
 from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import HeatmapRegressor, check_image_size
+from kpbottleneck.nonfinite import NonFinitePolicy, NonFiniteWatch
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
 from kpbottleneck.skeletons import Skeleton, get_skeleton
@@ -37,6 +39,8 @@ class KeypointRegressor(pl.LightningModule):
         lr: Adam's learning rate.
         lr_decay: fraction of the fit's batches (:func:`~kpbottleneck.schedules.training_batches`) at whose
             end the learning rate falls linearly to zero (0: constant).
+        on_nonfinite, compile, channels_last: as :class:`KeypointGAN`'s (the watched value is η's loss;
+            ``"skip"`` skips the batch).
     """
 
     def __init__(
@@ -52,6 +56,9 @@ class KeypointRegressor(pl.LightningModule):
         max_rotation: float = 15.0,
         lr: float = 1e-3,
         lr_decay: float = 0.0,
+        on_nonfinite: NonFinitePolicy = "error",
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         check_decay_fraction(lr_decay)
@@ -61,17 +68,33 @@ class KeypointRegressor(pl.LightningModule):
         self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
         self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)
         self.val_error = ImageSizeNormalizedError()
+        self.nonfinite = NonFiniteWatch()
 
     def forward(self, skeleton_images: Tensor) -> Tensor:
         """Keypoints ``(B, K, 2)`` of skeleton images ``(B, 1, H, W)``."""
         return self.regressor(skeleton_images)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor | None:
         hp = self.hparams
         poses = jitter_keypoints(batch["prior_keypoints"], hp.zoom, hp.max_shift, hp.max_rotation)
         loss = keypoint_mse(self.regressor(self.renderer(poses)), poses, batch.get("prior_visibility"))
+        if hp.on_nonfinite == "skip" and not bool(loss.isfinite()):
+            self.log("train/skipped_steps", self.nonfinite.skip())
+            return None  # Lightning skips the backward pass and the optimiser step
+        self.nonfinite.record({"regressor loss": loss}, self.global_step)
         self.log("train/loss_regressor", loss, prog_bar=True)
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to save weights updated from a non-finite loss (:mod:`kpbottleneck.nonfinite`)."""
+        self.nonfinite.check()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if (batch_idx + 1) % self.trainer.log_every_n_steps == 0:
+            self.nonfinite.check()
+
+    def on_train_end(self) -> None:
+        self.nonfinite.check()
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         """η's error on rendered ground-truth poses, when those are in the model's keypoint set (Human3.6M's
@@ -86,12 +109,18 @@ class KeypointRegressor(pl.LightningModule):
         self.val_error.update(self.regressor(self.renderer(keypoints)), keypoints, batch.get("visibility"))
         self.log("val/regressor_error", self.val_error, prog_bar=True)
 
+    def configure_model(self) -> None:
+        """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`)."""
+        prepare_networks([self.regressor], self.hparams.compile, self.hparams.channels_last)
+
     def configure_callbacks(self) -> list[pl.Callback]:
         """Exact resume by default (a Trainer that has its own RandomStateCheckpoint keeps it)."""
         return not_yet_in(self.trainer, [RandomStateCheckpoint()])
 
     def configure_optimizers(self) -> Any:
-        optimizer = torch.optim.Adam(self.regressor.parameters(), lr=self.hparams.lr)
+        # not fused: Lightning clips the gradients when trainer.gradient_clip_val is set, which it refuses
+        # to do for a fused optimiser under mixed precision
+        optimizer = adam(self.regressor.parameters(), self.hparams.lr)
         if not self.hparams.lr_decay:
             return optimizer
         factor = linear_decay(training_batches(self.trainer), self.hparams.lr_decay)

@@ -101,15 +101,22 @@ def segment_distance(keypoints: Tensor, edges: Tensor, size: tuple[int, int], ch
     """
     if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
         raise ValueError(f"keypoints must have shape (B, K, 2), got {tuple(keypoints.shape)}")
-    edges = torch.as_tensor(edges, dtype=torch.long, device=keypoints.device).reshape(-1, 2)
-    if edges.numel() == 0:
-        raise ValueError("edges is empty: a skeleton needs at least one edge to be rendered")
-    if int(edges.min()) < 0 or int(edges.max()) >= keypoints.shape[1]:
-        raise ValueError(f"edges index keypoints outside [0, {keypoints.shape[1]})")
+    edges = _checked_edges(edges, keypoints.shape[1]).to(keypoints.device)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     grid = pixel_centre_grid(size, device=keypoints.device, dtype=keypoints.dtype)
     return _SegmentDistance.apply(keypoints, edges, grid, chunk_size)
+
+
+def _checked_edges(edges: Tensor, num_keypoints: int) -> Tensor:
+    """``edges`` as a ``(E, 2)`` long tensor, checked to index ``num_keypoints`` keypoints (on the host:
+    the check reads values, so :class:`SkeletonRenderer` runs it once, not at every call)."""
+    edges = torch.as_tensor(edges, dtype=torch.long).reshape(-1, 2)
+    if edges.numel() == 0:
+        raise ValueError("edges is empty: a skeleton needs at least one edge to be rendered")
+    if int(edges.min()) < 0 or int(edges.max()) >= num_keypoints:
+        raise ValueError(f"edges index keypoints outside [0, {num_keypoints})")
+    return edges
 
 
 def apply_falloff(distance2: Tensor, sigma: float, falloff: Falloff) -> Tensor:
@@ -146,9 +153,14 @@ def render_skeleton(
 
 
 class SkeletonRenderer(nn.Module):
-    """β for one skeleton and image size: ``(B, K, 2)`` keypoints → ``(B, 1, H, W)`` skeleton image."""
+    """β for one skeleton and image size: ``(B, K, 2)`` keypoints → ``(B, 1, H, W)`` skeleton image.
+
+    The edges are checked and the pixel grid is built once, here, so a call launches only the rendering
+    itself (no host synchronisation, no allocation that could be kept).
+    """
 
     edges: Tensor
+    grid: Tensor
 
     def __init__(
         self,
@@ -163,17 +175,23 @@ class SkeletonRenderer(nn.Module):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.sigma = sigma
         self.falloff = falloff
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.chunk_size = chunk_size
         apply_falloff(torch.zeros(1), sigma, falloff)  # validate the falloff name early
-        self.register_buffer("edges", self.skeleton.edge_tensor(), persistent=False)
+        edges = _checked_edges(self.skeleton.edge_tensor(), self.skeleton.num_keypoints)
+        self.register_buffer("edges", edges, persistent=False)
+        self.register_buffer("grid", pixel_centre_grid(self.size), persistent=False)
 
     def forward(self, keypoints: Tensor) -> Tensor:
-        if keypoints.shape[1] != self.skeleton.num_keypoints:
+        if keypoints.ndim != 3 or keypoints.shape[1:] != (self.skeleton.num_keypoints, 2):
             raise ValueError(
-                f"SkeletonRenderer({self.skeleton.name!r}) expects {self.skeleton.num_keypoints} keypoints, "
-                f"got {keypoints.shape[1]}"
+                f"SkeletonRenderer({self.skeleton.name!r}) expects keypoints (B, "
+                f"{self.skeleton.num_keypoints}, 2), got {tuple(keypoints.shape)}"
             )
-        return render_skeleton(keypoints, self.edges, self.size, self.sigma, self.falloff, self.chunk_size)
+        grid = self.grid.to(keypoints.dtype)
+        distance2 = _SegmentDistance.apply(keypoints, self.edges, grid, self.chunk_size)
+        return apply_falloff(distance2, self.sigma, self.falloff)[:, None]
 
     def extra_repr(self) -> str:
         return (

@@ -5,6 +5,7 @@ from conftest import cpu_trainer, make_batch
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck.nonfinite import NonFiniteError
 
 
 def _trainer(tmp_path, **kwargs):
@@ -111,9 +112,11 @@ def test_discriminator_sees_generated_skeletons_through_the_history(tiny_gan_kwa
     model.training_step(batch, 0)
     with torch.no_grad():
         skeletons = model.encoder(batch["image"])
-    # the pool stored this step's Φ(x) and D's last call (its "fake" input) is what the pool gave back
+    # the pool stored this step's Φ(x); D's last call sees the prior's skeletons, then what the pool gave back
     torch.testing.assert_close(model.image_pool.history[:2], skeletons)
-    torch.testing.assert_close(shown[-1], skeletons)
+    real, fake = shown[-1].split(2)
+    torch.testing.assert_close(real, model.renderer(batch["prior_keypoints"]))
+    torch.testing.assert_close(fake, skeletons)
     assert model.image_pool.filled == 2 and not shown[-1].requires_grad
 
 
@@ -324,3 +327,56 @@ def test_images_of_another_size_than_the_model_s_are_a_clear_error(tmp_path, tin
     big_data = RandomDataModule(image_size=64, batch_size=2, num_train=4, num_prior=4, num_val=2)
     with pytest.raises(ValueError, match=r"model\.image_size=32"):
         _trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(model, big_data)
+
+
+def _nan_perceptual_loss_at(model, step):
+    """Make the perceptual loss NaN at Lightning's global step ``step`` (a fault injected in training)."""
+    original = model.perceptual_loss.forward
+
+    def forward(*args):
+        value = original(*args)
+        return value * float("nan") if model.global_step == step else value
+
+    model.perceptual_loss.forward = forward
+
+
+def test_a_nan_loss_stops_training_naming_term_and_step_before_any_checkpoint_has_it(
+    tmp_path, tiny_gan_kwargs
+):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    _nan_perceptual_loss_at(model, step=4)  # the third batch (two optimiser steps a batch)
+    every_batch = pl.callbacks.ModelCheckpoint(tmp_path, every_n_train_steps=2, save_top_k=-1)
+    trainer = _trainer(
+        tmp_path,
+        max_steps=12,
+        limit_val_batches=0,
+        log_every_n_steps=50,
+        enable_checkpointing=True,
+        callbacks=[every_batch],
+    )
+    with pytest.raises(NonFiniteError, match="perceptual loss was NaN or infinite at training step 4"):
+        trainer.fit(model, _data())
+    # the checkpoints of the first two batches were written; none after the NaN
+    assert sorted(path.name for path in tmp_path.glob("*.ckpt")) == [
+        "epoch=0-step=2.ckpt",
+        "epoch=0-step=4.ckpt",
+    ]
+    state = torch.load(tmp_path / "epoch=0-step=4.ckpt", weights_only=True)["state_dict"]
+    assert all(v.isfinite().all() for v in state.values() if torch.is_tensor(v) and v.is_floating_point())
+
+
+def test_skip_leaves_weights_and_optimiser_untouched_and_counts_the_skipped_step(tmp_path, tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs, on_nonfinite="skip")
+    _nan_perceptual_loss_at(model, step=4)
+    logger = pl.loggers.CSVLogger(tmp_path)
+    _trainer(tmp_path, max_steps=8, limit_val_batches=0, log_every_n_steps=1, logger=logger).fit(
+        model, _data()
+    )
+    opt_g, opt_d = (optimizer.optimizer for optimizer in model.optimizers())
+    generator_steps = {int(state["step"]) for state in opt_g.state.values()}
+    discriminator_steps = {int(state["step"]) for state in opt_d.state.values()}
+    # the generator step of the third batch was skipped, so the run took one more batch to reach max_steps
+    assert generator_steps == {4} and discriminator_steps == {5}
+    assert all(p.isfinite().all() for p in model.parameters())
+    logged = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text()
+    assert "train/skipped_steps" in logged.splitlines()[0] and model.nonfinite.skipped == 1

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from conftest import cpu_trainer
@@ -7,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from kpbottleneck import KeypointRegressor
 from kpbottleneck.losses import keypoint_mse
+from kpbottleneck.nonfinite import NonFiniteError
 
 
 def test_pretraining_learns_to_invert_the_renderer(tmp_path):
@@ -62,3 +64,13 @@ def test_lr_decay_reaches_zero_at_the_last_step(tmp_path):
     trainer.fit(model, DataLoader([{"prior_keypoints": p} for p in poses], batch_size=4))
     assert seen == [1e-3, 1e-3, 1e-3, 5e-4]
     assert trainer.optimizers[0].param_groups[0]["lr"] == 0.0
+
+
+def test_a_nan_regressor_loss_stops_pre_training_with_a_clear_error(tmp_path, monkeypatch):
+    regressor = KeypointRegressor(image_size=32, regressor_channels=4, unet_depth=2)
+    monkeypatch.setattr(
+        "kpbottleneck.keypoint_regressor.keypoint_mse", lambda *args: keypoint_mse(*args) * float("inf")
+    )
+    trainer = cpu_trainer(tmp_path, max_steps=3, limit_val_batches=0, log_every_n_steps=1)
+    with pytest.raises(NonFiniteError, match="regressor loss was NaN or infinite at training step 0"):
+        trainer.fit(regressor, DataLoader([{"prior_keypoints": torch.rand(17, 2) - 0.5}] * 8, batch_size=2))

@@ -46,6 +46,22 @@ def test_deterministic_and_in_frame():
     assert a.all_keypoints().abs().max() < 1.0
 
 
+def test_a_frame_is_a_function_of_seed_video_of_the_data_set_and_frame_only():
+    # video 5 of the data set, seen from a collection starting at 0 and from one starting at 5 (as the
+    # splits are): the same frame, its pixel noise included
+    whole, split = SyntheticVideos(0, 6, 10, 32, seed=3), SyntheticVideos(5, 1, 10, 32, seed=3)
+    torch.testing.assert_close(whole.frame(5, 4), split.frame(0, 4))
+    # and every (seed, video of the data set, frame) has noise of its own
+    seeds = {
+        SyntheticVideos(first, 3, 10, 32, seed=seed).noise_seed(video, t)
+        for seed in (0, 1)
+        for first in (0, 3)
+        for video in range(3)
+        for t in range(10)
+    }
+    assert len(seeds) == 2 * 6 * 10
+
+
 def test_frames_are_images_not_skeletons_and_move_smoothly():
     videos = SyntheticVideos(0, 1, frames_per_video=30, image_size=64)
     step = (videos.keypoints(0, 1) - videos.keypoints(0, 0)).norm(dim=-1).max()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from kpbottleneck.networks.unet import instance_norm
+
 
 class PatchDiscriminator(nn.Module):
     """PatchGAN (pix2pix): ``(B, C, H, W)`` → ``(B, 1, h, w)`` real/fake scores, one per image patch.
@@ -27,7 +29,7 @@ class PatchDiscriminator(nn.Module):
             stride = 2 if index < num_layers else 1
             layers += [
                 nn.Conv2d(channels, out_channels, 4, stride=stride, padding=1),
-                nn.InstanceNorm2d(out_channels, affine=True),
+                instance_norm(out_channels),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             channels = out_channels

@@ -6,14 +6,30 @@ import torch
 from torch import Tensor, nn
 
 
+def instance_norm(channels: int) -> nn.GroupNorm:
+    """Instance normalisation with a learnt scale and shift per channel, as one group per channel.
+
+    The same function as ``nn.InstanceNorm2d(channels, affine=True)`` (each channel of each image
+    normalised over its pixels, ``eps=1e-5``) with the same parameters (``weight``, ``bias``: checkpoints
+    load either way), computed by one fused kernel instead of a batch-norm over a reshaped input with
+    repeated weights: half the operators, and about twice as fast on a CPU.
+
+    Example:
+        >>> x = torch.randn(2, 4, 8, 8)
+        >>> torch.allclose(instance_norm(4)(x), nn.InstanceNorm2d(4, affine=True)(x), atol=1e-5)
+        True
+    """
+    return nn.GroupNorm(channels, channels)
+
+
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     """Two 3x3 convolutions, each followed by instance normalisation and a leaky ReLU."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, padding=1),
-        nn.InstanceNorm2d(out_channels, affine=True),
+        instance_norm(out_channels),
         nn.LeakyReLU(0.2, inplace=True),
         nn.Conv2d(out_channels, out_channels, 3, padding=1),
-        nn.InstanceNorm2d(out_channels, affine=True),
+        instance_norm(out_channels),
         nn.LeakyReLU(0.2, inplace=True),
     )
 

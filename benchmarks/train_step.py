@@ -1,0 +1,175 @@
+"""Time one training step (KeypointGAN's, or η's) inside ``Trainer.fit``, and count what it launches.
+
+    python benchmarks/train_step.py                                  # the main job's step on the CPU
+    python benchmarks/train_step.py --precision bf16-mixed
+    python benchmarks/train_step.py --size paper --device cuda --channels-last --compile
+    python benchmarks/train_step.py --model regressor
+
+Sizes: ``main`` is the synthetic main job's (its configs: 64 px, batch 8, the synthetic skeleton, narrow
+networks); ``paper`` is the paper's human setting (128 px, batch 16, Simplified Human3.6M's 32 keypoints,
+the module's default widths). Batches are random data made once, on the device (so the step alone is
+timed, not the loading). One KeypointGAN batch is its generator step and its discriminator step.
+
+Prints one JSON line: milliseconds per batch (median, p10, p90 over ``--batches`` batches after
+``--warmup``), peak memory, and from ``torch.profiler`` over ``--profile-batches`` batches: ATen operators
+per batch (top-level calls, the backward's included) and, on CUDA, kernel launches per batch; on CUDA also
+host synchronisations per batch (``torch.cuda.set_sync_debug_mode``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import time
+import warnings
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from ablations import main_job_settings  # benchmarks/ablations.py, beside this script
+from torch.utils.data import DataLoader
+
+from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck.profiling import OperatorCounter
+from kpbottleneck.skeletons import get_skeleton
+
+PAPER = {"skeleton": "simplified_h36m", "image_size": 128}
+PAPER_BATCH = 16
+
+
+def settings(model: str, size: str) -> tuple[dict[str, Any], int]:
+    """``(model init_args, batch size)`` of the main job's config or of the paper's setting."""
+    config = "synthetic.yaml" if model == "gan" else "synthetic_regressor.yaml"
+    init_args, data, _ = main_job_settings(config)
+    if size == "main":
+        return init_args, data["batch_size"]
+    return PAPER, PAPER_BATCH
+
+
+def random_batch(skeleton: str, image_size: int, batch_size: int, device: str) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    keypoints = get_skeleton(skeleton).num_keypoints
+    batch = {
+        "image": torch.rand(batch_size, 3, image_size, image_size, generator=generator),
+        "appearance_image": torch.rand(batch_size, 3, image_size, image_size, generator=generator),
+        "prior_keypoints": torch.rand(batch_size, keypoints, 2, generator=generator) * 1.6 - 0.8,
+    }
+    return {key: value.to(device) for key, value in batch.items()}
+
+
+class StepTimer(pl.Callback):
+    """Wall time of each training batch (with a device synchronisation at both ends on CUDA), and a
+    profile of the batches ``profile_from ... profile_from + profile_batches - 1``."""
+
+    def __init__(self, device: str, profile_from: int, profile_batches: int) -> None:
+        self.device, self.profile_from, self.profile_batches = device, profile_from, profile_batches
+        self.times: list[float] = []
+        self.counts: dict[str, float] = {}
+        self.syncs = 0
+
+    def _sync(self) -> None:
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, module: pl.LightningModule, batch: Any, index: int
+    ) -> None:
+        if index == self.profile_from:
+            self.profile = OperatorCounter(self.profile_batches).__enter__()
+            if self.device == "cuda":
+                self._warnings = warnings.catch_warnings(record=True)
+                self.caught = self._warnings.__enter__()
+                warnings.simplefilter("always")
+                torch.cuda.set_sync_debug_mode("warn")
+        self._sync()
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
+        self._sync()
+        index = len(self.times)
+        self.times.append((time.perf_counter() - self.start) * 1000)
+        if index == self.profile_from + self.profile_batches - 1:
+            if self.device == "cuda":
+                torch.cuda.set_sync_debug_mode(0)
+                self.syncs = sum("synchroniz" in str(w.message) for w in self.caught)
+                self._warnings.__exit__(None, None, None)
+            self.profile.__exit__(None, None, None)
+            self.counts = self.profile.per_step
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--model", choices=("gan", "regressor"), default="gan")
+    parser.add_argument("--size", choices=("main", "paper"), default="main")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--precision", default="32-true", help="Trainer precision, e.g. bf16-mixed")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--profile-batches", type=int, default=3)
+    args = parser.parse_args()
+    init_args, batch_size = settings(args.model, args.size)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    torch.manual_seed(0)
+    # (only the options asked for: the script also times commits from before these options)
+    options = {name: True for name in ("compile", "channels_last") if getattr(args, name)}
+    cls = KeypointGAN if args.model == "gan" else KeypointRegressor
+    model = cls(**init_args, **options)
+    batch = random_batch(model.skeleton.name, model.hparams.image_size, batch_size, args.device)
+    profiled = args.warmup + args.batches
+    timer = StepTimer(args.device, profiled, args.profile_batches)
+    steps_per_batch = 2 if args.model == "gan" else 1
+    trainer = pl.Trainer(
+        accelerator=args.device,
+        devices=1,
+        precision=args.precision,
+        max_steps=steps_per_batch * (profiled + args.profile_batches),
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        limit_val_batches=0,
+        callbacks=[timer],
+    )
+    if args.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    batches = DataLoader([batch] * (profiled + args.profile_batches), batch_size=None)  # as they are
+    trainer.fit(model, train_dataloaders=batches)
+    times = sorted(timer.times[args.warmup : profiled])
+    deciles = statistics.quantiles(times, n=10)
+    if args.device == "cuda":
+        peak_mib = torch.cuda.max_memory_allocated() / 2**20
+    else:  # the process's peak resident memory
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "model": args.model,
+        "size": args.size,
+        "batch_size": batch_size,
+        "image_size": model.hparams.image_size,
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+        "threads": torch.get_num_threads(),
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+        "compile": args.compile,
+        "torch": torch.__version__,
+        "ms_per_batch": {
+            "median": round(statistics.median(times), 2),
+            "p10": round(deciles[0], 2),
+            "p90": round(deciles[-1], 2),
+        },
+        "peak_memory_mib": round(peak_mib, 1),
+        **{f"{name}_per_batch": round(value, 1) for name, value in timer.counts.items()},
+    }
+    if args.device == "cuda":
+        result["host_syncs_per_batch"] = round(timer.syncs / args.profile_batches, 1)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

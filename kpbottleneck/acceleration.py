@@ -1,0 +1,66 @@
+"""Speed options shared by the LightningModules: ``torch.compile`` and the channels-last memory format.
+
+Both leave the numbers a network computes the same up to floating-point rounding, and neither changes a
+checkpoint: :meth:`torch.nn.Module.compile` compiles a module in place (its ``state_dict`` keys stay
+``encoder.net...``, not ``encoder._orig_mod.net...``), and the memory format is a layout, not a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+
+def prepare_networks(
+    networks: Iterable[nn.Module], compile: bool = False, channels_last: bool = False
+) -> None:
+    """Compile each network in place (``compile``) and/or store its 4-D weights channels-last.
+
+    Called from the modules' ``configure_model`` hook, so that a model used in plain Python stays eager
+    and a model built for ``fit``, ``test`` or ``predict`` gets the options of its configuration.
+
+    Example:
+        >>> net = nn.Conv2d(3, 4, 3)
+        >>> prepare_networks([net], channels_last=True)
+        >>> net.weight.is_contiguous(memory_format=torch.channels_last)
+        True
+    """
+    for network in networks:
+        if channels_last:
+            network.to(memory_format=torch.channels_last)
+        if compile:
+            network.compile()
+
+
+def to_memory_format(images: Tensor, channels_last: bool) -> Tensor:
+    """``images`` ``(B, C, H, W)`` in the channels-last layout when asked (a no-op when already so)."""
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def adam(
+    parameters: Iterable[nn.Parameter], lr: float, betas: Sequence[float] = (0.9, 0.999), fused: bool = False
+) -> torch.optim.Adam:
+    """Adam with its fused kernel (``fused``: one launch per step for all parameters) or else its
+    multi-tensor kernels on every device (PyTorch picks those by itself on CUDA only).
+
+    A fused Adam unscales fp16 gradients inside its step, so Lightning refuses to clip its gradients
+    under mixed precision; a module that clips them itself (:class:`KeypointGAN`) can use it whenever no
+    gradient scaler is at work (:func:`uses_gradient_scaler`).
+
+    Example:
+        >>> adam([nn.Parameter(torch.zeros(2))], lr=1e-3, fused=True).defaults["fused"]
+        True
+    """
+    if fused:
+        return torch.optim.Adam(parameters, lr=lr, betas=tuple(betas), fused=True)
+    return torch.optim.Adam(parameters, lr=lr, betas=tuple(betas), foreach=True)
+
+
+def uses_gradient_scaler(trainer: pl.Trainer | None) -> bool:
+    """Whether the Trainer's precision scales the loss (``16-mixed``): gradients are then scaled until
+    Lightning unscales them in the optimiser step, and only Lightning's own clipping is correct.
+    ``None`` (a module used without a Trainer) scales nothing."""
+    return trainer is not None and getattr(trainer.precision_plugin, "scaler", None) is not None
