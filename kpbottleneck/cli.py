@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytorch_lightning import LightningDataModule, LightningModule, Trainer
-from pytorch_lightning.cli import LightningCLI, SaveConfigCallback
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -61,6 +61,10 @@ class KeypointCLI(LightningCLI):
             args=args,
             run=run,
         )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """The data module's ``image_size`` is the model's: set once, in ``model.init_args``."""
+        parser.link_arguments("model.init_args.image_size", "data.init_args.image_size")
 
 
 def main(args: list[str] | None = None) -> None:

@@ -6,7 +6,8 @@ returns keypoints ``(B, K, 2)`` normalised to [-1, 1] (docs/conventions.md); map
 dynamic in both formats.
 
 DESIGN: TorchScript by tracing (``torch.jit.trace``): the networks have no data-dependent control flow,
-and scripting would have to type-check their error messages. ONNX with the TorchScript-based exporter
+and scripting would have to type-check their error messages; only the input-size check is scripted
+around the traced networks, so that the program keeps it. ONNX with the TorchScript-based exporter
 (``dynamo=False``), which needs only the ``onnx`` package; the dynamo exporter would also need
 ``onnxscript``.
 """
@@ -24,7 +25,8 @@ from kpbottleneck.keypoint_gan import KeypointGAN
 
 
 class KeypointDetector(nn.Module):
-    """Φ followed by η: images ``(B, 3, S, S)`` in [0, 1] → keypoints ``(B, K, 2)`` in [-1, 1]."""
+    """Φ followed by η: images ``(B, 3, S, S)`` in [0, 1] → keypoints ``(B, K, 2)`` in [-1, 1]; images of
+    another size are a ``ValueError`` (a detector fed another scale returns wrong keypoints silently)."""
 
     def __init__(self, encoder: nn.Module, regressor: nn.Module, image_size: int) -> None:
         super().__init__()
@@ -38,11 +40,39 @@ class KeypointDetector(nn.Module):
         return cls(model.encoder, model.regressor, model.hparams.image_size).eval()
 
     def forward(self, images: Tensor) -> Tensor:
+        check_image_size(images, self.image_size)
         return self.regressor(self.encoder(images))
 
     def example_input(self, batch_size: int = 1) -> Tensor:
         parameter = next(self.parameters())
         return torch.rand(batch_size, 3, self.image_size, self.image_size, device=parameter.device)
+
+
+def check_image_size(images: Tensor, image_size: int) -> None:
+    """Raise a ``ValueError`` unless ``images`` are ``(..., image_size, image_size)`` (TorchScript-able)."""
+    if images.shape[-2] != image_size or images.shape[-1] != image_size:
+        raise ValueError(
+            "images of "
+            + str(images.shape[-2])
+            + "x"
+            + str(images.shape[-1])
+            + " pixels reach a keypoint detector of image_size "
+            + str(image_size)
+            + ": resize (or letterbox) them to that size first"
+        )
+
+
+class _SizeChecked(nn.Module):
+    """A traced detector behind the size check, which tracing alone would freeze into a constant."""
+
+    def __init__(self, traced: nn.Module, image_size: int) -> None:
+        super().__init__()
+        self.traced = traced
+        self.image_size = image_size
+
+    def forward(self, images: Tensor) -> Tensor:
+        check_image_size(images, self.image_size)
+        return self.traced(images)
 
 
 def export_torchscript(detector: KeypointDetector, path: str | Path) -> Path:
@@ -53,7 +83,8 @@ def export_torchscript(detector: KeypointDetector, path: str | Path) -> Path:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the input-size checks become constants
         warnings.simplefilter("ignore", FutureWarning)  # torch ≥ 2.10 announces TorchScript's retirement
         traced = torch.jit.trace(detector.eval(), detector.example_input(2))
-    traced.save(str(path))
+        scripted = torch.jit.script(_SizeChecked(traced, detector.image_size))
+    scripted.save(str(path))
     return path
 
 

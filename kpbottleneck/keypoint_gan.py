@@ -35,7 +35,7 @@ from kpbottleneck.networks import (
 from kpbottleneck.nonfinite import NonFinitePolicy, NonFiniteWatch
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
-from kpbottleneck.skeletons import Skeleton, get_skeleton
+from kpbottleneck.skeletons import Skeleton, check_data_skeleton, get_skeleton
 from kpbottleneck.visualization import draw_skeleton
 
 NETWORKS = ("encoder", "regressor", "decoder", "discriminator")
@@ -333,6 +333,7 @@ class KeypointGAN(pl.LightningModule):
         prepare_networks(networks, self.hparams.compile, self.hparams.channels_last)
 
     def setup(self, stage: str) -> None:
+        check_data_skeleton(self.skeleton, self.trainer)
         if stage == "fit" and self.hparams.init_checkpoint:
             self.load_networks(self.hparams.init_checkpoint, NETWORKS, "model.init_checkpoint")
         if stage == "fit" and self.hparams.regressor_checkpoint:

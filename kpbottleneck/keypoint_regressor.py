@@ -18,7 +18,7 @@ from kpbottleneck.networks import HeatmapRegressor, check_image_size
 from kpbottleneck.nonfinite import NonFinitePolicy, NonFiniteWatch
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
 from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
-from kpbottleneck.skeletons import Skeleton, get_skeleton
+from kpbottleneck.skeletons import Skeleton, check_data_skeleton, get_skeleton
 
 
 class KeypointRegressor(pl.LightningModule):
@@ -108,6 +108,9 @@ class KeypointRegressor(pl.LightningModule):
             return
         self.val_error.update(self.regressor(self.renderer(keypoints)), keypoints, batch.get("visibility"))
         self.log("val/regressor_error", self.val_error, prog_bar=True)
+
+    def setup(self, stage: str) -> None:
+        check_data_skeleton(self.skeleton, self.trainer)
 
     def configure_model(self) -> None:
         """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`)."""

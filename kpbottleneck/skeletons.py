@@ -43,6 +43,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -331,3 +332,16 @@ def get_skeleton(skeleton: str | Skeleton) -> Skeleton:
         raise ValueError(
             f"Unknown skeleton {skeleton!r}; expected one of {sorted(SKELETONS)} or a Skeleton"
         ) from None
+
+
+def check_data_skeleton(model: Skeleton, trainer: Any) -> None:
+    """Raise a ``ValueError``, before any training, when the Trainer's data module provides poses of
+    another skeleton than the model's ``model`` (its prior and labels would be read as the wrong joints).
+    Data modules without a ``skeleton`` (images to predict on) are not checked."""
+    data = getattr(getattr(trainer, "datamodule", None), "skeleton", None)
+    if data is not None and (data.name, data.num_keypoints) != (model.name, model.num_keypoints):
+        raise ValueError(
+            f"the data module's poses are of skeleton {data.name!r} ({data.num_keypoints} keypoints) and "
+            f"model.init_args.skeleton is {model.name!r} ({model.num_keypoints} keypoints): set both to "
+            f"the same skeleton"
+        )

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,7 +115,7 @@ TINY_SYNTHETIC = [
         "discriminator_channels": 4, "discriminator_layers": 2, "perceptual_layers": "[pixels, conv1_2]",
         "regressor_checkpoint": "null"}.items()),
     *(f"--data.init_args.{key}={value}" for key, value in {
-        "image_size": 32, "batch_size": 2, "num_workers": 0, "num_train_videos": 2, "num_prior_videos": 2,
+        "batch_size": 2, "num_workers": 0, "num_train_videos": 2, "num_prior_videos": 2,
         "num_val_videos": 2, "num_test_videos": 2, "frames_per_video": 8, "window": "[1, 2]",
         "eval_frame_stride": 2}.items()),
     "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp_find_unused_parameters_true",
@@ -139,3 +140,49 @@ def test_ddp_fit_and_test_with_every_callback_of_the_shipped_configs(tmp_path):
     )
     assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
     assert "test/keypoint_error" in test.stdout and list(tmp_path.rglob("test_predictions.png"))
+
+
+@pytest.mark.parametrize("layer", [False, True])
+def test_the_data_module_gets_the_model_s_image_size(tmp_path, monkeypatch, layer):
+    """One setting: ``model.init_args.image_size`` reaches the data module (the predict layer included),
+    so a 128-px model is never fed 64-px images."""
+    monkeypatch.chdir(tmp_path)
+    predict = (ROOT / "experiments" / "predict.yaml").read_text()
+    (tmp_path / "predict.yaml").write_text(predict.replace("return_predictions: false", ""))  # (predict only)
+    extra = ["--config", "predict.yaml", "--data.path=."] if layer else []
+    args = [
+        "--config",
+        str(ROOT / "experiments" / "synthetic.yaml"),
+        *extra,
+        "--model.init_args.image_size=128",
+    ]
+    cli = KeypointCLI(args=[*args, "--model.init_args.regressor_checkpoint=null"], run=False)
+    assert cli.model.hparams.image_size == 128 and cli.datamodule.image_size == 128
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--data=datamodules.H36MDataModule", "--data.root=missing"], r"missing"),
+        (["--model.init_args.skeleton=no_such_skeleton"], r"Unknown skeleton 'no_such_skeleton'"),
+        (
+            ["--model.init_args.image_size=30"],
+            r"model.image_size=30 must be a multiple of 2\*\*model.unet_depth",
+        ),
+        (
+            ["--model.init_args.skeleton=simplified_h36m"],
+            r"poses are of skeleton 'synthetic' \(17 keypoints\)",
+        ),
+    ],
+)
+def test_bad_settings_are_clear_errors_before_training(tmp_path, monkeypatch, capsys, options, message):
+    """Each mistake is reported, naming the setting, before the first training batch."""
+    monkeypatch.chdir(tmp_path)
+    started = []
+    monkeypatch.setattr(KeypointGAN, "on_train_start", lambda self: started.append(1))
+    tiny_gan = [option for option in TINY_SYNTHETIC if option.startswith("--model")]
+    args = ["fit", "--config", str(ROOT / "experiments" / "synthetic.yaml"), *tiny_gan, *options]
+    with pytest.raises((ValueError, FileNotFoundError, SystemExit)) as error:
+        main([*args, "--trainer.max_steps=2", "--trainer.limit_train_batches=1", "--trainer.logger=false"])
+    assert re.search(message, str(error.value) + capsys.readouterr().err)
+    assert not started

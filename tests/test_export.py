@@ -57,3 +57,12 @@ def test_command_line_exports_a_checkpoint(tmp_path, tiny_gan_kwargs, capsys):
     with pytest.raises(SystemExit):
         main([str(tmp_path / "missing.ckpt"), "--onnx", str(tmp_path / "x.onnx")])
     assert "missing.ckpt does not exist" in capsys.readouterr().err
+
+
+def test_images_of_another_size_are_a_clear_error_in_python_and_torchscript(tmp_path, detector):
+    loaded = torch.jit.load(str(export_torchscript(detector, tmp_path / "detector.pt")))
+    for program in (detector, loaded):
+        with pytest.raises(
+            Exception, match="images of 64x64 pixels reach a keypoint detector of image_size 32"
+        ):
+            program(torch.rand(1, 3, 64, 64))

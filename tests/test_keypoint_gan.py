@@ -6,6 +6,7 @@ from conftest import cpu_trainer, make_batch
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
 from kpbottleneck.nonfinite import NonFiniteError
+from kpbottleneck.profiling import OperatorCounter
 
 
 def _trainer(tmp_path, **kwargs):
@@ -380,3 +381,44 @@ def test_skip_leaves_weights_and_optimiser_untouched_and_counts_the_skipped_step
     assert all(p.isfinite().all() for p in model.parameters())
     logged = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text()
     assert "train/skipped_steps" in logged.splitlines()[0] and model.nonfinite.skipped == 1
+
+
+class _CountOperators(pl.Callback):
+    """ATen operators (top-level, backward included) of the third training batch."""
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if batch_idx == 2:
+            self.counter = OperatorCounter().__enter__()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if batch_idx == 2:
+            self.counter.__exit__(None, None, None)
+
+
+def test_a_training_batch_launches_few_operators(tmp_path, tiny_gan_kwargs):
+    """A guard for the launch-bound GPU step (benchmarks/train_step.py), counted on the CPU: the operators of
+    one batch (generator and discriminator steps, backward passes included). Measured with these tiny
+    networks: 4,024 before the step was trimmed (per-parameter Adam, instance norms as reshaped batch
+    norms, separate calls of D and η per input, the renderer's per-call grid), 1,332 after."""
+    count = _CountOperators()
+    model = KeypointGAN(**tiny_gan_kwargs)
+    _trainer(tmp_path, max_steps=8, limit_val_batches=0, callbacks=[count]).fit(model, _data())
+    assert count.counter.per_step["operators"] <= 1600
+
+
+def test_speed_options_reach_every_network_and_leave_checkpoints_alone(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs, compile=True, channels_last=True)
+    keys = list(model.state_dict())
+    model.configure_model()  # what the Trainer calls before fit / test / predict
+    networks = [
+        model.encoder,
+        model.regressor,
+        model.decoder,
+        model.discriminator,
+        model.perceptual_loss.features,
+    ]
+    assert all(network._compiled_call_impl is not None for network in networks)
+    convolutions = [m for network in networks for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(conv.weight.is_contiguous(memory_format=torch.channels_last) for conv in convolutions)
+    assert list(model.state_dict()) == keys
+    assert model._checked(torch.rand(2, 3, 32, 32)).is_contiguous(memory_format=torch.channels_last)
