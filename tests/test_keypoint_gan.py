@@ -2,6 +2,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from conftest import cpu_trainer, make_batch
+from pytorch_lightning.trainer.states import TrainerFn
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
@@ -314,7 +315,7 @@ def test_a_checkpoint_of_another_skeleton_or_size_is_refused_before_training(tmp
         _trainer(tmp_path, max_steps=4).fit(other, _data(), ckpt_path=tmp_path / "32px.ckpt")
     faces = KeypointGAN(**{**tiny_gan_kwargs, "skeleton": "face68"})
     with pytest.raises(ValueError, match=r"skeleton='synthetic'; this model has model\.skeleton='face68'"):
-        _trainer(tmp_path, max_steps=4).fit(faces, _data(), ckpt_path=tmp_path / "32px.ckpt")
+        _trainer(tmp_path, max_steps=4).fit(faces, _data(skeleton="face68"), ckpt_path=tmp_path / "32px.ckpt")
 
 
 def test_images_of_another_size_than_the_model_s_are_a_clear_error(tmp_path, tiny_gan_kwargs):
@@ -409,7 +410,11 @@ def test_a_training_batch_launches_few_operators(tmp_path, tiny_gan_kwargs):
 def test_speed_options_reach_every_network_and_leave_checkpoints_alone(tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs, compile=True, channels_last=True)
     keys = list(model.state_dict())
+    assert model.perceptual_loss._features is None  # not built by the constructor (inference never needs it)
+    model.trainer = pl.Trainer(logger=False, enable_progress_bar=False)
+    model.trainer.state.fn = TrainerFn.FITTING
     model.configure_model()  # what the Trainer calls before fit / test / predict
+    assert model.perceptual_loss._features is not None  # built for fit, before the first step
     networks = [
         model.encoder,
         model.regressor,

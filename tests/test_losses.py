@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 from conftest import save_torchvision_vgg19
@@ -32,8 +34,11 @@ def no_weights(tmp_path, monkeypatch):
 
 
 def test_fallback_is_seeded_and_warns(no_weights):
-    with pytest.warns(UserWarning, match="seeded random VGG-19"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # building the loss reads no weights and says nothing yet
         first = PerceptualLoss(("conv2_2",), normalize=False)
+    with pytest.warns(UserWarning, match="seeded random VGG-19"):
+        assert first.features is not None  # the VGG is built on first use
     second = PerceptualLoss(("conv2_2",), normalize=False)
     assert not first.pretrained and first.weights_source == "random (seed 0)"
     torch.testing.assert_close(first.features.layers[5].weight, second.features.layers[5].weight)
@@ -140,6 +145,7 @@ def test_normalised_loss_divides_each_term_by_its_running_mean(no_weights):
 def test_normalised_loss_needs_no_host_synchronisation(no_weights):
     """``fullgraph=True`` fails on a graph break: ``.item()``, or a Python branch on a tensor's value."""
     loss = PerceptualLoss(("pixels", "conv1_1")).train()
+    assert loss.features is not None  # built before the step, as KeypointGAN.configure_model does for fit
     compiled = torch.compile(loss, backend="eager", fullgraph=True)
     x, y = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     compiled(x, y)
