@@ -1,14 +1,19 @@
 """Video files in and out through PyAV (FFmpeg): random access to single frames, and an overlay writer.
 
 DESIGN: PyAV, because its wheels bundle FFmpeg (nothing to install on a fresh machine), it exposes
-container seeking, and torchvision ≥ 0.24 no longer decodes video. :class:`VideoReader` indexes the
-presentation timestamps of a video by demuxing it once (no decoding), then reads frame ``t`` by seeking to
-the key frame before it and decoding forward; reading frames in increasing order continues decoding
-instead of seeking again, so a whole clip costs one decode pass.
+container seeking, and torchvision ≥ 0.24 no longer decodes video. Frame ``t`` of :class:`VideoReader` is,
+by definition, the ``t``-th frame that a plain sequential decode of the file gives. Timestamps cannot
+define it: AVI files with packed B-frames (as many cameras write) carry none that can be trusted, and a
+variable frame rate leaves no arithmetic between index and time. So the reader decodes the file once when
+it is opened (decoding only, no colour conversion) and keeps the position of every key frame in that
+order; frame ``t`` is then read by seeking to the last key frame at or before position ``t`` and decoding
+forward, counting frames from the key frame. Reading frames in increasing order continues decoding
+instead of seeking again, so a whole clip costs one decode pass after the opening one.
 """
 
 from __future__ import annotations
 
+import bisect
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -24,8 +29,13 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 _FORWARD_DECODE_LIMIT = 64  # frames: decoding this far forward is cheaper than a seek in practice
 
 
+def _timestamp(frame: Any) -> int | None:
+    return frame.pts if frame.pts is not None else frame.dts
+
+
 class VideoReader:
-    """Frames of one video file as ``(3, H, W)`` float tensors in [0, 1].
+    """Frames of one video file as ``(3, H, W)`` float tensors in [0, 1], indexed by their position in a
+    sequential decode (module docstring).
 
     Picklable (the file is reopened in each DataLoader worker). Raises ``FileNotFoundError`` for a
     missing file and ``ValueError`` naming the file for one that holds no decodable video stream.
@@ -35,27 +45,28 @@ class VideoReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"video file {self.path} does not exist")
+        #: ``(position, timestamp)`` of each key frame, in decode-output order
+        self.key_frames: list[tuple[int, int | None]] = []
+        count = 0
         try:
             with av.open(str(self.path)) as container:
                 if not container.streams.video:
                     raise ValueError(f"video file {self.path} has no video stream")
                 stream = container.streams.video[0]
-                self.timestamps = sorted(
-                    packet.pts for packet in container.demux(stream) if packet.pts is not None
-                )
+                for decoded in container.decode(stream):
+                    if decoded.key_frame:
+                        self.key_frames.append((count, _timestamp(decoded)))
+                    count += 1
                 self.fps = float(stream.average_rate or stream.guessed_rate or 25)
                 self.size = (stream.codec_context.height, stream.codec_context.width)
         except av.FFmpegError as error:
             raise ValueError(f"video file {self.path} cannot be decoded: {error}") from error
-        if not self.timestamps:
+        if not count:
             raise ValueError(f"video file {self.path} has no frames")
+        self.num_frames = count
         self._container: Any = None
         self._frames: Any = None
-        self._last = -1
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.timestamps)
+        self._last = -1  # position of the frame that self._frames gave last
 
     def __len__(self) -> int:
         return self.num_frames
@@ -64,27 +75,42 @@ class VideoReader:
         return {**self.__dict__, "_container": None, "_frames": None, "_last": -1}
 
     def frame(self, index: int) -> Tensor:
-        """Frame ``index`` (0-based, presentation order) as ``(3, H, W)`` float in [0, 1]."""
+        """Frame ``index`` (0-based position in a sequential decode) as ``(3, H, W)`` float in [0, 1]."""
         if not 0 <= index < self.num_frames:
             raise IndexError(f"video file {self.path} has {self.num_frames} frames; frame {index} requested")
-        target = self.timestamps[index]
-        if self._frames is None or not 0 < index - self._last <= _FORWARD_DECODE_LIMIT:
-            self._seek(target)
         try:
+            if self._frames is None or not 0 < index - self._last <= _FORWARD_DECODE_LIMIT:
+                self._seek(index)
             for decoded in self._frames:
-                if decoded.pts is None or decoded.pts < target:
-                    continue
-                self._last = index
-                return torch.from_numpy(decoded.to_ndarray(format="rgb24")).permute(2, 0, 1).float() / 255
+                self._last += 1
+                if self._last == index:
+                    return torch.from_numpy(decoded.to_ndarray(format="rgb24")).permute(2, 0, 1).float() / 255
         except av.FFmpegError as error:
             raise ValueError(f"video file {self.path}: frame {index} cannot be decoded: {error}") from error
-        raise ValueError(f"video file {self.path}: frame {index} (pts {target}) was not found when decoding")
+        raise ValueError(f"video file {self.path}: frame {index} was not found when decoding")
 
-    def _seek(self, pts: int) -> None:
+    def _seek(self, index: int) -> None:
+        """Position the decoder just before the last key frame at or before ``index``: after this,
+        the next frame that ``self._frames`` gives is at position ``self._last + 1``."""
         if self._container is None:
             self._container = av.open(str(self.path))
         stream = self._container.streams.video[0]
-        self._container.seek(pts, stream=stream, backward=True, any_frame=False)
+        position, timestamp = self.key_frames[bisect.bisect_right(self.key_frames, (index, float("inf"))) - 1]
+        if position == 0 or timestamp is None:
+            self._restart(stream)
+            return
+        self._container.seek(timestamp, stream=stream, backward=True, any_frame=False)
+        self._frames = self._container.decode(stream)
+        # frames that a seek lets out before the key frame (e.g. B-frames of an open GOP) are skipped
+        for decoded in self._frames:
+            if decoded.key_frame and _timestamp(decoded) == timestamp:
+                self._frames = _prepend(decoded, self._frames)
+                self._last = position - 1
+                return
+        self._restart(stream)  # the key frame did not come back after the seek: count from the start
+
+    def _restart(self, stream: Any) -> None:
+        self._container.seek(0, stream=stream, backward=True, any_frame=False)
         self._frames = self._container.decode(stream)
         self._last = -1
 
@@ -92,6 +118,11 @@ class VideoReader:
         if self._container is not None:
             self._container.close()
         self._container, self._frames, self._last = None, None, -1
+
+
+def _prepend(first: Any, rest: Any) -> Any:
+    yield first
+    yield from rest
 
 
 class VideoWriter:

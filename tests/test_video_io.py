@@ -1,5 +1,8 @@
 import pickle
+from fractions import Fraction
 
+import av
+import numpy as np
 import pytest
 import torch
 
@@ -62,3 +65,51 @@ def test_bad_video_files_are_named(tmp_path):
     (tmp_path / "garbage.mp4").write_bytes(b"\x00not a video" * 100)
     with pytest.raises(ValueError, match=r"garbage.mp4"):
         VideoReader(tmp_path / "garbage.mp4")
+
+
+def _encode(path, codec, container_format=None, frames=60, variable_rate=False):
+    """A 64x48 video of ``frames`` distinct frames, with B-frames (2 between references, a key frame every
+    12); ``variable_rate``: frame durations of 20, 40 or 70 ms in turn (millisecond timestamps)."""
+    output = av.open(str(path), "w", format=container_format)
+    stream = output.add_stream(codec, rate=25)
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    stream.codec_context.max_b_frames, stream.codec_context.gop_size = 2, 12
+    if variable_rate:
+        stream.codec_context.time_base = Fraction(1, 1000)
+    time = 0
+    for index in range(frames):
+        pixels = np.zeros((48, 64, 3), np.uint8)
+        pixels[..., 0] = index * 4  # each frame its own colour, and a square that moves
+        pixels[:8, (index % 8) * 8 : (index % 8) * 8 + 8] = 255
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        if variable_rate:
+            frame.pts, frame.time_base = time, Fraction(1, 1000)
+            time += (20, 40, 70)[index % 3]
+        output.mux(stream.encode(frame))
+    output.mux(stream.encode(None))
+    output.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "container_format", "variable_rate"),
+    [
+        ("h264.mp4", "libx264", None, False),
+        ("mpeg4_b_frames.avi", "mpeg4", "avi", False),
+        ("mpeg4_variable_rate.mp4", "mpeg4", None, True),
+        ("h264_variable_rate.mkv", "libx264", None, True),
+    ],
+)
+def test_every_index_is_the_frame_of_a_sequential_decode(
+    tmp_path, name, codec, container_format, variable_rate
+):
+    """B-frames (decode order differs from display order) and variable frame rates, in order and at random."""
+    path = _encode(tmp_path / name, codec, container_format, variable_rate=variable_rate)
+    with av.open(str(path)) as container:
+        expected = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    reader = VideoReader(path)
+    assert reader.num_frames == len(expected) == 60
+    order = [*range(60), *torch.randperm(60, generator=torch.Generator().manual_seed(0)).tolist(), 59, 0]
+    for index in order:
+        got = (reader.frame(index) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        np.testing.assert_array_equal(got, expected[index], err_msg=f"{name}: frame {index}")
