@@ -33,16 +33,19 @@ VARIANTS = {
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
-def main_job_settings(name: str) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """``(model init_args, data init_args, trainer.max_steps)`` of the main job's config ``name``."""
+def main_job_settings(name: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``(model init_args, data init_args, trainer)`` of the main job's config ``name``; the data's
+    ``image_size`` is the model's, as the CLI links them."""
     config = yaml.safe_load((EXPERIMENTS / name).read_text())
     model = {k: v for k, v in config["model"]["init_args"].items() if k != "regressor_checkpoint"}
-    return model, config["data"]["init_args"], config["trainer"]["max_steps"]
+    data = {**config["data"]["init_args"], "image_size": model["image_size"]}
+    return model, data, config["trainer"]
 
 
-def _trainer(root: Path, steps: int) -> pl.Trainer:
+def _trainer(root: Path, steps: int, precision: str) -> pl.Trainer:
     return pl.Trainer(
         accelerator="auto",
+        precision=precision,
         max_steps=steps,
         logger=False,
         enable_progress_bar=False,
@@ -54,8 +57,9 @@ def _trainer(root: Path, steps: int) -> pl.Trainer:
 
 
 def main() -> None:
-    gan, gan_data, gan_steps = main_job_settings("synthetic.yaml")
-    eta, eta_data, eta_steps = main_job_settings("synthetic_regressor.yaml")
+    gan, gan_data, gan_trainer = main_job_settings("synthetic.yaml")
+    eta, eta_data, eta_trainer = main_job_settings("synthetic_regressor.yaml")
+    gan_steps, eta_steps = gan_trainer["max_steps"], eta_trainer["max_steps"]
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -73,7 +77,7 @@ def main() -> None:
         data = {"max_prior_samples": args.prior_samples, "seed": seed}
         pl.seed_everything(seed)
         regressor = KeypointRegressor(**eta)
-        trainer = _trainer(root, args.regressor_steps)
+        trainer = _trainer(root, args.regressor_steps, eta_trainer.get("precision", "32-true"))
         trainer.fit(regressor, SyntheticDataModule(**eta_data, **data))
         eta_path = root / f"eta-{seed}.ckpt"
         trainer.save_checkpoint(eta_path)
@@ -81,7 +85,7 @@ def main() -> None:
             pl.seed_everything(seed)
             model = KeypointGAN(**gan, regressor_checkpoint=str(eta_path), **VARIANTS[variant])
             start = time.perf_counter()
-            trainer = _trainer(root, args.steps)
+            trainer = _trainer(root, args.steps, gan_trainer.get("precision", "32-true"))
             images = SyntheticDataModule(**gan_data, **data)
             trainer.fit(model, images)
             seconds = time.perf_counter() - start

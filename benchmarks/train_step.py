@@ -42,7 +42,7 @@ PAPER_BATCH = 16
 def settings(model: str, size: str) -> tuple[dict[str, Any], int]:
     """``(model init_args, batch size)`` of the main job's config or of the paper's setting."""
     config = "synthetic.yaml" if model == "gan" else "synthetic_regressor.yaml"
-    init_args, data, _ = main_job_settings(config)
+    init_args, data, _ = main_job_settings(config)  # (model, data, trainer)
     if size == "main":
         return init_args, data["batch_size"]
     return PAPER, PAPER_BATCH

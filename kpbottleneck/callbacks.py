@@ -13,6 +13,7 @@ import torch.distributed as dist
 from pytorch_lightning import Callback
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torchvision.utils import make_grid, save_image
 
 from kpbottleneck.visualization import keypoint_grid
@@ -49,6 +50,32 @@ def restore_random_state(state: dict[str, Any]) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+class CheckpointOnTermination(Callback):
+    """Writes ``<dirpath>/terminated.ckpt`` when a training run is stopped by SIGTERM (a scheduler's
+    pre-emption, ``kill``): Lightning finishes the batch under way, then this checkpoint is written, and
+    ``fit --ckpt_path <dirpath>/terminated.ckpt`` continues the run.
+
+    Other exceptions write nothing (their state may be what went wrong), nor does a run stopped before its
+    first optimiser step. ``dirpath``: default, the folder of the Trainer's ``ModelCheckpoint``, else its
+    ``default_root_dir``.
+    """
+
+    def __init__(self, dirpath: str | Path | None = None, filename: str = "terminated") -> None:
+        self.dirpath, self.filename = dirpath, filename
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if not isinstance(exception, SIGTERMException) or trainer.global_step == 0:
+            return
+        folder = (
+            self.dirpath or getattr(trainer.checkpoint_callback, "dirpath", None) or trainer.default_root_dir
+        )
+        path = Path(folder) / f"{self.filename}.ckpt"
+        trainer.save_checkpoint(path)
+        rank_zero_info(f"SIGTERM: checkpoint of step {trainer.global_step} written to {path}")
 
 
 class RandomStateCheckpoint(Callback):

@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from kpbottleneck.acceleration import adam, prepare_networks, to_memory_format, uses_gradient_scaler
-from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
+from kpbottleneck.callbacks import CheckpointOnTermination, RandomStateCheckpoint, not_yet_in
 from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.image_pool import ImagePool
@@ -299,8 +299,11 @@ class KeypointGAN(pl.LightningModule):
 
     # ------------------------------------------------------------------------------------------ training
     def configure_callbacks(self) -> list[pl.Callback]:
-        """Exact resume and keypoint evaluation by default; a Trainer that has its own keeps it."""
-        return not_yet_in(self.trainer, [RandomStateCheckpoint(), KeypointEvaluation()])
+        """Exact resume, a checkpoint on SIGTERM and keypoint evaluation by default; a Trainer that has its
+        own keeps it."""
+        return not_yet_in(
+            self.trainer, [RandomStateCheckpoint(), CheckpointOnTermination(), KeypointEvaluation()]
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to save weights updated from a non-finite loss (:mod:`kpbottleneck.nonfinite`); record

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from kpbottleneck.acceleration import adam, prepare_networks
 from kpbottleneck.augmentation import jitter_keypoints
-from kpbottleneck.callbacks import RandomStateCheckpoint, not_yet_in
+from kpbottleneck.callbacks import CheckpointOnTermination, RandomStateCheckpoint, not_yet_in
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import HeatmapRegressor, check_image_size
@@ -117,8 +117,8 @@ class KeypointRegressor(pl.LightningModule):
         prepare_networks([self.regressor], self.hparams.compile, self.hparams.channels_last)
 
     def configure_callbacks(self) -> list[pl.Callback]:
-        """Exact resume by default (a Trainer that has its own RandomStateCheckpoint keeps it)."""
-        return not_yet_in(self.trainer, [RandomStateCheckpoint()])
+        """Exact resume and a checkpoint on SIGTERM by default (a Trainer that has its own keeps it)."""
+        return not_yet_in(self.trainer, [RandomStateCheckpoint(), CheckpointOnTermination()])
 
     def configure_optimizers(self) -> Any:
         # not fused: Lightning clips the gradients when trainer.gradient_clip_val is set, which it refuses

@@ -18,9 +18,10 @@ def ablations():
 
 
 def test_ablations_use_the_main_jobs_settings(ablations):
-    gan, gan_data, gan_steps = ablations.main_job_settings("synthetic.yaml")
-    eta, eta_data, eta_steps = ablations.main_job_settings("synthetic_regressor.yaml")
-    assert "regressor_checkpoint" not in gan and gan_steps > 0 and eta_steps > 0
+    gan, gan_data, gan_trainer = ablations.main_job_settings("synthetic.yaml")
+    eta, eta_data, eta_trainer = ablations.main_job_settings("synthetic_regressor.yaml")
+    assert "regressor_checkpoint" not in gan and gan_trainer["max_steps"] > 0 and eta_trainer["max_steps"] > 0
+    assert gan_data["image_size"] == gan["image_size"] == eta_data["image_size"]
     model, regressor = KeypointGAN(**gan), KeypointRegressor(**eta)
     for name in ("skeleton", "image_size", "regressor_channels", "unet_depth"):
         assert model.hparams[name] == regressor.hparams[name], name  # η's checkpoint must fit the GAN

@@ -186,3 +186,46 @@ def test_bad_settings_are_clear_errors_before_training(tmp_path, monkeypatch, ca
         main([*args, "--trainer.max_steps=2", "--trainer.limit_train_batches=1", "--trainer.logger=false"])
     assert re.search(message, str(error.value) + capsys.readouterr().err)
     assert not started
+
+
+def test_sigterm_writes_a_checkpoint_that_the_run_resumes_from(tmp_path):
+    """A pre-empted run (SIGTERM) finishes its batch, writes ``terminated.ckpt`` and exits; ``--ckpt_path``
+    continues it to ``max_steps``."""
+    import signal
+    import time
+
+    root = tmp_path / "run"
+    args = [
+        sys.executable,
+        "-m",
+        "kpbottleneck",
+        "fit",
+        "--config",
+        SMOKE,
+        "--trainer.default_root_dir",
+        str(root),
+    ]
+    long = ["--trainer.max_steps=100000", "--trainer.limit_val_batches=0", "--trainer.log_every_n_steps=1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [*args, *long], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    metrics = root / "lightning_logs" / "version_0" / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while (
+        not (metrics.is_file() and len(metrics.read_text().splitlines()) > 2) and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)  # training has taken a few steps (the logger writes a row per step)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0].decode()
+    written = list(root.rglob("terminated.ckpt"))  # in the ModelCheckpoint's folder
+    assert len(written) == 1, output[-3000:]
+    checkpoint = written[0]
+    stopped_at = torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
+    assert stopped_at > 0
+    resumed = _run(*args, f"--trainer.max_steps={stopped_at + 4}", "--ckpt_path", str(checkpoint))
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert (
+        torch.load(_last_checkpoint(root), map_location="cpu", weights_only=True)["global_step"]
+        == stopped_at + 4
+    )
