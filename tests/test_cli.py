@@ -1,7 +1,9 @@
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from kpbottleneck.cli import KeypointCLI, main
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "experiments" / "smoke.yaml")
 SMOKE_REGRESSOR = str(ROOT / "experiments" / "smoke_regressor.yaml")
+FIT_SMOKE = [sys.executable, "-m", "kpbottleneck", "fit", "--config", SMOKE]
 
 
 def _run(*args, timeout=300):
@@ -88,12 +91,7 @@ def test_console_scripts_are_the_same_program():
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path):
     result = _run(
-        sys.executable,
-        "-m",
-        "kpbottleneck",
-        "fit",
-        "--config",
-        SMOKE,
+        *FIT_SMOKE,
         "--trainer.devices",
         "2",
         "--trainer.strategy",
@@ -191,20 +189,8 @@ def test_bad_settings_are_clear_errors_before_training(tmp_path, monkeypatch, ca
 def test_sigterm_writes_a_checkpoint_that_the_run_resumes_from(tmp_path):
     """A pre-empted run (SIGTERM) finishes its batch, writes ``terminated.ckpt`` and exits; ``--ckpt_path``
     continues it to ``max_steps``."""
-    import signal
-    import time
-
     root = tmp_path / "run"
-    args = [
-        sys.executable,
-        "-m",
-        "kpbottleneck",
-        "fit",
-        "--config",
-        SMOKE,
-        "--trainer.default_root_dir",
-        str(root),
-    ]
+    args = [*FIT_SMOKE, "--trainer.default_root_dir", str(root)]
     long = ["--trainer.max_steps=100000", "--trainer.limit_val_batches=0", "--trainer.log_every_n_steps=1"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
