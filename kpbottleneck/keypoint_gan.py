@@ -299,17 +299,14 @@ class KeypointGAN(pl.LightningModule):
 
     # ------------------------------------------------------------------------------------------ training
     def configure_callbacks(self) -> list[pl.Callback]:
-        """Exact resume, a checkpoint on SIGTERM and keypoint evaluation by default; a Trainer that has its
-        own keeps it."""
-        return not_yet_in(
-            self.trainer, [RandomStateCheckpoint(), CheckpointOnTermination(), KeypointEvaluation()]
-        )
+        """Exact resume, a checkpoint on SIGTERM and keypoint evaluation by default (a Trainer that has its
+        own keeps it), and the reader of this model's non-finite record (:mod:`kpbottleneck.nonfinite`)."""
+        defaults = [RandomStateCheckpoint(), CheckpointOnTermination(), KeypointEvaluation()]
+        return [*not_yet_in(self.trainer, defaults), self.nonfinite]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to save weights updated from a non-finite loss (:mod:`kpbottleneck.nonfinite`); record
-        the class as LightningCLI does, so ``kpbottleneck predict --ckpt_path`` also takes checkpoints of
-        models built in Python."""
-        self.nonfinite.check()
+        """Record the class as LightningCLI does, so ``kpbottleneck predict --ckpt_path`` also takes
+        checkpoints of models built in Python."""
         hparams = checkpoint.setdefault("hyper_parameters", {})
         hparams.setdefault("_class_path", f"{type(self).__module__}.{type(self).__qualname__}")
         checkpoint["perceptual_weights_source"] = self.perceptual_loss.weights_source
@@ -488,13 +485,6 @@ class KeypointGAN(pl.LightningModule):
         self.log_dict(
             {f"train/loss_{name}": value.detach() for name, value in losses.items()}, prog_bar=False
         )
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if (batch_idx + 1) % self.trainer.log_every_n_steps == 0:
-            self.nonfinite.check()
-
-    def on_train_end(self) -> None:
-        self.nonfinite.check()
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams

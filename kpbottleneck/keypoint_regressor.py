@@ -85,17 +85,6 @@ class KeypointRegressor(pl.LightningModule):
         self.log("train/loss_regressor", loss, prog_bar=True)
         return loss
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to save weights updated from a non-finite loss (:mod:`kpbottleneck.nonfinite`)."""
-        self.nonfinite.check()
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if (batch_idx + 1) % self.trainer.log_every_n_steps == 0:
-            self.nonfinite.check()
-
-    def on_train_end(self) -> None:
-        self.nonfinite.check()
-
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         """η's error on rendered ground-truth poses, when those are in the model's keypoint set (Human3.6M's
         validation frames carry the 17 evaluated joints only: then there is nothing to render)."""
@@ -117,8 +106,10 @@ class KeypointRegressor(pl.LightningModule):
         prepare_networks([self.regressor], self.hparams.compile, self.hparams.channels_last)
 
     def configure_callbacks(self) -> list[pl.Callback]:
-        """Exact resume and a checkpoint on SIGTERM by default (a Trainer that has its own keeps it)."""
-        return not_yet_in(self.trainer, [RandomStateCheckpoint(), CheckpointOnTermination()])
+        """Exact resume and a checkpoint on SIGTERM by default (a Trainer that has its own keeps it), and the
+        reader of this model's non-finite record (:mod:`kpbottleneck.nonfinite`)."""
+        defaults = [RandomStateCheckpoint(), CheckpointOnTermination()]
+        return [*not_yet_in(self.trainer, defaults), self.nonfinite]
 
     def configure_optimizers(self) -> Any:
         # not fused: Lightning clips the gradients when trainer.gradient_clip_val is set, which it refuses

@@ -12,8 +12,9 @@ when one is not finite, and counts the skipped optimiser steps (``train/skipped_
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
+import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
@@ -24,8 +25,10 @@ class NonFiniteError(RuntimeError):
     """A loss term or a gradient norm was NaN or infinite during training."""
 
 
-class NonFiniteWatch:
-    """Remembers, per watched name, the first training step at which its value was not finite.
+class NonFiniteWatch(pl.Callback):
+    """Remembers, per watched name, the first training step at which its value was not finite; as the
+    callback that a module returns from ``configure_callbacks``, it reads that record every
+    ``trainer.log_every_n_steps`` batches, before any checkpoint is written and at the end of training.
 
     Example:
         >>> watch = NonFiniteWatch()
@@ -57,6 +60,20 @@ class NonFiniteWatch:
             self.names = list(values)
             self.first_step = torch.full((len(self.names),), -1, dtype=torch.long, device=finite.device)
         self.first_step = torch.where(~finite & (self.first_step < 0), step, self.first_step)
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if (batch_idx + 1) % trainer.log_every_n_steps == 0:
+            self.check()
+
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict
+    ) -> None:
+        self.check()  # before the file is written: weights updated from a non-finite value are never saved
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.check()
 
     def check(self) -> None:
         """Raise :class:`NonFiniteError` naming the value and step of the earliest non-finite record."""
