@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, Sampler, default_collate
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
 from datamodules.poses import PoseDataset
+from datamodules.sampling import ResumableDataLoader, ResumableSampler, SeededSamples
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 
 OnCorrupt = Literal["skip", "raise"]
@@ -29,8 +30,8 @@ OnCorrupt = Literal["skip", "raise"]
 class PairsWithPriorDataset(Dataset):
     """Training samples: frame pair ``i`` of ``pairs`` plus one prior pose drawn at random from ``prior``.
 
-    The prior pose is drawn with torch's generator, which Lightning's ``seed_everything`` and the
-    DataLoader's per-worker seeding make reproducible; image and pose are never related.
+    The prior pose is drawn with torch's generator, which the training loader seeds per sample
+    (:mod:`datamodules.sampling`); image and pose are never related.
 
     A frame pair that cannot be read (a corrupt image or video) is, with ``on_corrupt="skip"``, left out
     of its batch (see :func:`collate_skipping`) with one warning naming it; ``"raise"`` stops training.
@@ -108,6 +109,12 @@ class KeypointDataModule(pl.LightningDataModule):
             drawn with replacement, as many per epoch as there are frame pairs: η's pre-training
             (:class:`~kpbottleneck.keypoint_regressor.KeypointRegressor`) never looks at an image, and
             this way no frame is decoded or rendered for it.
+
+    Training batches come in an order and with per-sample randomness that are functions of a seed
+    (``torch.initial_seed()``, which ``seed_everything`` sets), the epoch and the position
+    (:mod:`datamodules.sampling`); the seed is kept in checkpoints, and a run resumed from a checkpoint
+    written mid-epoch continues that epoch at the batch after the last one trained on, with the samples of
+    the uninterrupted run.
     """
 
     activities: tuple[str, ...] = ()
@@ -139,7 +146,6 @@ class KeypointDataModule(pl.LightningDataModule):
     def _loader(
         self,
         name: str,
-        shuffle: bool = False,
         drop_last: bool = False,
         collate_fn: Any = None,
         sampler: Sampler | None = None,
@@ -147,28 +153,39 @@ class KeypointDataModule(pl.LightningDataModule):
         if name not in self.datasets:
             raise RuntimeError(f"{type(self).__name__} provides no {name!r} dataset")
         dataset = self.datasets[name]
-        if sampler is None and not shuffle and self.trainer is not None and self.trainer.world_size > 1:
+        if sampler is None and self.trainer is not None and self.trainer.world_size > 1:
             sampler = UnrepeatedDistributedSampler(dataset, self.trainer.world_size, self.trainer.global_rank)
-        return DataLoader(
+        resumable = isinstance(sampler, ResumableSampler)
+        return (ResumableDataLoader if resumable else DataLoader)(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
             sampler=sampler,
             drop_last=drop_last,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=collate_fn,
+            generator=torch.Generator().manual_seed(sampler.seed) if resumable else None,
         )
 
     def train_dataloader(self) -> DataLoader:
-        if self.prior_only:
-            prior = self.datasets["train"] = self.datasets["prior"]
-            draws = RandomSampler(prior, replacement=True, num_samples=len(self.datasets["pairs"]))
-            return self._loader("train", drop_last=True, sampler=draws)
-        self.datasets["train"] = PairsWithPriorDataset(
-            self.datasets["pairs"], self.datasets["prior"], self.on_corrupt
-        )
-        return self._loader("train", shuffle=True, drop_last=True, collate_fn=collate_skipping)
+        if self.prior_only:  # poses drawn with replacement, as many an epoch as there are frame pairs
+            source, samples, collate = self.datasets["prior"], len(self.datasets["pairs"]), None
+        else:
+            pairs = PairsWithPriorDataset(self.datasets["pairs"], self.datasets["prior"], self.on_corrupt)
+            source, samples, collate = pairs, len(pairs), collate_skipping
+        trainer = self.trainer
+        ranks, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        seed = torch.initial_seed() % 2**62  # (a resumed run's loader gets the checkpoint's back)
+        sampler = ResumableSampler(len(source), samples, seed, self.prior_only, num_replicas=ranks, rank=rank)
+        if trainer is not None:
+            # Lightning draws the first iterator before it sets the sampler's epoch: set it here
+            sampler.set_epoch(trainer.current_epoch)
+            if trainer.fit_loop.restarting:  # skip the epoch's batches trained on before the checkpoint
+                done = trainer.fit_loop.epoch_loop.batch_progress.current.processed * self.batch_size
+                if 0 < done < sampler.num_samples:
+                    sampler.resume(trainer.current_epoch, done)
+        self.datasets["train"] = SeededSamples(source)
+        return self._loader("train", drop_last=True, collate_fn=collate, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader | list:
         """The validation loader, or none (``[]``) for data without labelled validation frames."""

@@ -30,6 +30,7 @@ zero-padded borders.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import logging
@@ -235,12 +236,33 @@ class VGG19Features(nn.Module):
         self.register_buffer("scale", torch.tensor(convention.scale).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("offset", torch.tensor(convention.offset).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)  # no dropout or batch norm: train and eval modes agree
+        # per autocast type: the layers with their weights in that type, and the versions they copy
+        self._cast: dict[torch.dtype, tuple[list[tuple[torch.device, int, int]], nn.Sequential]] = {}
 
     def forward(self, images: Tensor) -> list[Tensor]:
         h = images * self.scale - self.offset
+        device = h.device.type
+        if not torch.is_autocast_enabled(device):
+            return self._tapped(h, self.layers)
+        # Under autocast every call would cast each (frozen) weight to the autocast type again: use a
+        # copy kept in that type instead. Same arithmetic: autocast runs convolutions in it.
+        dtype = torch.get_autocast_dtype(device)
+        with torch.autocast(device, enabled=False):
+            return self._tapped(h.to(dtype), self._layers_in(dtype))
+
+    def _tapped(self, h: Tensor, layers: nn.Sequential) -> list[Tensor]:
         tapped = []
-        for index, layer in enumerate(self.layers):
+        for index, layer in enumerate(layers):
             h = layer(h)
             if index in self.taps:
                 tapped.append(h)
         return tapped
+
+    def _layers_in(self, dtype: torch.dtype) -> nn.Sequential:
+        """The layers with their weights in ``dtype``: made once and again whenever a weight changes."""
+        versions = [(p.device, p._version, p.data_ptr()) for p in self.layers.parameters()]
+        cached = self._cast.get(dtype)
+        if cached is None or cached[0] != versions:
+            layers = copy.deepcopy(self.layers).to(dtype)
+            cached = self._cast[dtype] = (versions, layers)
+        return cached[1]

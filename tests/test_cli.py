@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import signal
@@ -215,3 +216,70 @@ def test_sigterm_writes_a_checkpoint_that_the_run_resumes_from(tmp_path):
         torch.load(_last_checkpoint(root), map_location="cpu", weights_only=True)["global_step"]
         == stopped_at + 4
     )
+
+
+KILLER = """
+import os
+import signal
+
+from pytorch_lightning import Callback
+
+
+class KillAfterBatches(Callback):
+    def __init__(self, batches: int) -> None:
+        self.batches = batches
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.fit_loop.total_batch_idx + 1 == self.batches:
+            os.kill(os.getpid(), signal.SIGKILL)  # no clean shutdown, no last checkpoint
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_run_s_weights(tmp_path):
+    """SIGKILL after batch 9 of 14 (6 a batch epoch; a checkpoint every 2 batches, so the last one is 2
+    batches into the second epoch); resumed from ``last.ckpt``, the run ends with the weights of a run
+    that was never stopped: same data order, prior poses, D's history draws and worker seeding."""
+    (tmp_path / "killer.py").write_text(KILLER)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    }
+
+    def fit(name: str, *extra: str, kill_after: int | None = None) -> subprocess.CompletedProcess:
+        root = tmp_path / name
+        saving = {
+            "dirpath": str(root),
+            "every_n_train_steps": 4,
+            "save_last": True,
+        }  # 2 optimiser steps a batch
+        callbacks = [{"class_path": "pytorch_lightning.callbacks.ModelCheckpoint", "init_args": saving}]
+        if kill_after:
+            callbacks.append({"class_path": "killer.KillAfterBatches", "init_args": {"batches": kill_after}})
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(json.dumps({"trainer": {"callbacks": callbacks}}))  # (JSON is YAML)
+        settings = [
+            "--trainer.max_steps=28", "--trainer.limit_val_batches=0", f"--trainer.default_root_dir={root}",
+            "--data.init_args.num_train=12", "--data.init_args.num_workers=1",
+            "--model.init_args.discriminator_history=4",  # full after 2 batches: then it swaps at random
+        ]  # fmt: skip
+        args = [*FIT_SMOKE, "--config", str(config), *settings, *extra]
+        return subprocess.run(args, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+
+    straight = fit("straight")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    killed = fit("resumed", kill_after=9)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    last = tmp_path / "resumed" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 16
+    resumed = fit("resumed", f"--ckpt_path={last}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "not resumable" not in resumed.stderr  # (Lightning's warning for a loader that restarts its epoch)
+
+    expected, got = (
+        torch.load(tmp_path / name / "last.ckpt", map_location="cpu", weights_only=True)
+        for name in ("straight", "resumed")
+    )
+    assert expected["global_step"] == got["global_step"] == 28
+    for (key, value), other in zip(expected["state_dict"].items(), got["state_dict"].values(), strict=True):
+        torch.testing.assert_close(other, value, msg=key, rtol=0, atol=0)

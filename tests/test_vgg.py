@@ -140,3 +140,24 @@ def test_files_that_are_not_a_vgg19_are_refused_with_the_file_named(tmp_path):
     torch.save(broken, tmp_path / "broken.bin")
     with pytest.raises(ValueError, match=r"broken\.bin.*no field 'block4_conv3_b'"):
         load_vgg19_weights(tmp_path / "broken.bin")
+
+
+def test_under_autocast_the_weights_are_cast_once_and_the_features_are_autocast_s():
+    torch.manual_seed(0)
+    features = VGG19Features((VGG19_LAYERS["conv1_2"], VGG19_LAYERS["conv2_2"]), relu=True, weights=None)
+    images = torch.rand(2, 3, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        # the plain layers: autocast casts their weights at every call
+        expected = features._tapped(images * features.scale - features.offset, features.layers)
+        got = features(images)
+        layers = features._layers_in(torch.bfloat16)
+        assert features(images) is not None and features._layers_in(torch.bfloat16) is layers  # kept
+    for a, b in zip(got, expected, strict=True):
+        assert a.dtype == torch.bfloat16
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with torch.no_grad():
+        features.layers[0].weight.mul_(2)  # a changed weight is copied again
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert features._layers_in(torch.bfloat16) is not layers
+        assert not torch.equal(features(images)[0], got[0])
+    assert features(images)[0].dtype == torch.float32  # without autocast: the weights as they are
