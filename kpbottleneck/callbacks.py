@@ -81,11 +81,12 @@ class CheckpointOnTermination(Callback):
 class RandomStateCheckpoint(Callback):
     """Store every process's random generators (torch, CUDA, NumPy, Python) in checkpoints and restore them.
 
-    Lightning restores weights, optimisers and loop counters but not the random state that drives
-    shuffling, the prior poses drawn per sample and any augmentation; with this callback a run resumed
-    from a checkpoint saved at the end of an epoch continues exactly as the uninterrupted run would.
-    (A checkpoint saved mid-epoch restarts that epoch's data order; Lightning's default DataLoader has
-    no resumable position.) Under DDP every rank's state is gathered and each rank gets its own back.
+    Lightning restores weights, optimisers and loop counters but not the random state of the training
+    step (D's history draws, any dropout); with this callback, and the data modules' resumable training
+    loaders (:mod:`datamodules.sampling`: order and per-sample randomness that do not depend on this
+    state), a run resumed from a checkpoint, written at the end of an epoch or in its middle, continues
+    exactly as the uninterrupted run would. Under DDP every rank's state is gathered and each rank gets
+    its own back.
     """
 
     def state_dict(self) -> dict[str, Any]:

@@ -172,9 +172,10 @@ class KeypointGAN(pl.LightningModule):
         self.encoder = PoseEncoder(3, generator_channels, unet_depth)
         self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)
         self.decoder = ConditionalDecoder(conditional, generator_channels, unet_depth)
-        self.discriminator = MultiScaleDiscriminator(
-            1, discriminator_channels, discriminator_layers, discriminator_scales
-        )
+        # D is built for training only (see `discriminator`); weights read for it before that wait here
+        self._pending_discriminator: dict[str, Tensor] = {}
+        self.register_load_state_dict_pre_hook(_hold_discriminator_weights)
+        self.register_state_dict_post_hook(_add_held_discriminator_weights)
         self.perceptual_loss = PerceptualLoss(
             perceptual_layers, weights=vgg_weights, relu=perceptual_relu, normalize=perceptual_normalize
         )
@@ -298,6 +299,23 @@ class KeypointGAN(pl.LightningModule):
         return KeypointEdit(keypoints.cpu(), self.renderer(normalized).cpu(), generated.cpu())
 
     # ------------------------------------------------------------------------------------------ training
+    @property
+    def discriminator(self) -> MultiScaleDiscriminator:
+        """D, which only training needs: built on first use (``fit`` builds it in :meth:`configure_model`),
+        so that a model loaded for inference has none. D's weights in a checkpoint loaded before then are
+        kept aside, written back into this model's ``state_dict``, and loaded into D when it is built."""
+        if "discriminator" not in self._modules:
+            hp = self.hparams
+            weight = next(self.encoder.parameters())
+            discriminator = MultiScaleDiscriminator(
+                1, hp.discriminator_channels, hp.discriminator_layers, hp.discriminator_scales
+            ).to(weight.device)
+            if self._pending_discriminator:
+                discriminator.load_state_dict(self._pending_discriminator)
+                self._pending_discriminator = {}
+            self._modules["discriminator"] = discriminator
+        return self._modules["discriminator"]  # type: ignore[return-value]
+
     def configure_callbacks(self) -> list[pl.Callback]:
         """Exact resume, a checkpoint on SIGTERM and keypoint evaluation by default (a Trainer that has its
         own keeps it), and the reader of this model's non-finite record (:mod:`kpbottleneck.nonfinite`)."""
@@ -328,11 +346,13 @@ class KeypointGAN(pl.LightningModule):
 
     def configure_model(self) -> None:
         """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`), and, for
-        ``fit`` only, Γ's VGG-19 built before the first step (inference never reads its weights)."""
-        networks = [getattr(self, name) for name in NETWORKS]
+        ``fit`` only, D and Γ's VGG-19 built before the first step (inference needs neither)."""
+        networks = [self.encoder, self.regressor, self.decoder]
         fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING
-        if fitting and self.perceptual_loss.features is not None:
-            networks.append(self.perceptual_loss.features)
+        if fitting:
+            networks.append(self.discriminator)
+            if self.perceptual_loss.features is not None:
+                networks.append(self.perceptual_loss.features)
         prepare_networks(networks, self.hparams.compile, self.hparams.channels_last)
 
     def setup(self, stage: str) -> None:
@@ -515,3 +535,23 @@ class KeypointGAN(pl.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
         return self.validation_step(batch, batch_idx)
+
+
+def _hold_discriminator_weights(
+    module: KeypointGAN, state_dict: dict, prefix: str, local_metadata: dict, *args: object
+) -> None:
+    """Before D is built, its weights in a loaded state dict wait in ``_pending_discriminator``."""
+    if "discriminator" in module._modules:
+        return
+    key_prefix = prefix + "discriminator."
+    for key in [key for key in state_dict if key.startswith(key_prefix)]:
+        module._pending_discriminator[key.removeprefix(key_prefix)] = state_dict.pop(key)
+
+
+def _add_held_discriminator_weights(
+    module: KeypointGAN, state_dict: dict, prefix: str, local_metadata: dict
+) -> None:
+    """A model that has not built D yet still saves the D weights it was loaded with."""
+    if "discriminator" not in module._modules:
+        for key, value in module._pending_discriminator.items():
+            state_dict[prefix + "discriminator." + key] = value

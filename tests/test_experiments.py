@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import real_formats as rf
 import torch
+import yaml
 
 from kpbottleneck.cli import KeypointCLI
 
@@ -105,3 +106,13 @@ def test_own_videos_with_the_shipped_human_prior(config, roots):
                "regressor_checkpoint": "null"}  # fmt: skip
         networks += [f"--model.init_args.{key}={value}" for key, value in gan.items()]
     run_fast_dev(config, ["--data.root", roots["my_videos"], *human], networks)
+
+
+@pytest.mark.parametrize("name", GAN_CONFIGS)
+def test_long_runs_keep_a_last_checkpoint_that_the_final_step_also_writes(name):
+    """A crash loses at most ``every_n_train_steps`` steps (resumed from ``last.ckpt``), and ``max_steps`` is
+    a multiple of it, so the last checkpoint holds the final weights."""
+    trainer = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["trainer"]
+    (saving,) = [c["init_args"] for c in trainer["callbacks"] if c["class_path"].endswith(".ModelCheckpoint")]
+    assert saving["save_last"] and saving["every_n_train_steps"] > 0
+    assert trainer["max_steps"] % saving["every_n_train_steps"] == 0

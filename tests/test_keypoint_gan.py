@@ -214,6 +214,7 @@ def test_regressor_checkpoint_initialises_eta(tmp_path, tiny_gan_kwargs):
 
 def test_init_checkpoint_copies_every_network_for_fine_tuning(tmp_path, tiny_gan_kwargs):
     trained = KeypointGAN(**tiny_gan_kwargs)
+    trained.discriminator  # noqa: B018 (D is built on first use; a trained model has one)
     for parameter in trained.parameters():
         parameter.data.normal_()
     path = tmp_path / "gan.ckpt"
@@ -409,8 +410,11 @@ def test_a_training_batch_launches_few_operators(tmp_path, tiny_gan_kwargs):
 
 def test_speed_options_reach_every_network_and_leave_checkpoints_alone(tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs, compile=True, channels_last=True)
-    keys = list(model.state_dict())
-    assert model.perceptual_loss._features is None  # not built by the constructor (inference never needs it)
+    plain = KeypointGAN(**tiny_gan_kwargs)
+    plain.discriminator  # noqa: B018 (built on first use)
+    keys = list(plain.state_dict())
+    # not built by the constructor (inference never needs them)
+    assert model.perceptual_loss._features is None and "discriminator" not in model._modules
     model.trainer = pl.Trainer(logger=False, enable_progress_bar=False)
     model.trainer.state.fn = TrainerFn.FITTING
     model.configure_model()  # what the Trainer calls before fit / test / predict
@@ -427,3 +431,22 @@ def test_speed_options_reach_every_network_and_leave_checkpoints_alone(tiny_gan_
     assert all(conv.weight.is_contiguous(memory_format=torch.channels_last) for conv in convolutions)
     assert list(model.state_dict()) == keys
     assert model._checked(torch.rand(2, 3, 32, 32)).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_model_loaded_for_inference_has_no_discriminator_and_keeps_its_weights(tmp_path, tiny_gan_kwargs):
+    """D is training-only: loading a checkpoint builds none, yet D's weights survive a save of the loaded
+    model and are the ones D starts from when that model is trained further."""
+    trained = KeypointGAN(**tiny_gan_kwargs)
+    _trainer(tmp_path, max_steps=2, limit_val_batches=0).fit(trained, _data())
+    trained.trainer.save_checkpoint(tmp_path / "trained.ckpt")
+    expected = {k: v.clone() for k, v in trained.discriminator.state_dict().items()}
+
+    loaded = KeypointGAN.load_from_checkpoint(tmp_path / "trained.ckpt")
+    assert "discriminator" not in loaded._modules and loaded.perceptual_loss._features is None
+    assert not any(name.startswith("discriminator.") for name, _ in loaded.named_parameters())
+    saved = loaded.state_dict()
+    for key, value in expected.items():
+        torch.testing.assert_close(saved[f"discriminator.{key}"], value)
+    for key, value in loaded.discriminator.state_dict().items():  # built now, from the checkpoint
+        torch.testing.assert_close(value, expected[key])
+    assert set(loaded.state_dict()) == set(saved)
