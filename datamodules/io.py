@@ -80,8 +80,9 @@ def read_mat_field(path: str | Path, field: str) -> np.ndarray:
         raise FileNotFoundError(f"MATLAB file {path} does not exist")
     try:
         content = loadmat(path, squeeze_me=False)
-    except (ValueError, OSError, NotImplementedError, MatReadError) as error:
-        raise ValueError(f"MATLAB file {path} cannot be read: {error}") from error
+    except (ValueError, OSError, NotImplementedError, MatReadError, IndexError) as error:
+        # (scipy 1.10 raises IndexError on a truncated header, later versions MatReadError)
+        raise ValueError(f"MATLAB file {path} cannot be read: {error!r}") from error
     if field not in content:
         fields = sorted(k for k in content if not k.startswith("__"))
         raise ValueError(f"MATLAB file {path} has no field {field!r}; its fields: {fields}")
