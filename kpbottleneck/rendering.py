@@ -47,6 +47,27 @@ def project_to_segments(points: Tensor, start: Tensor, end: Tensor) -> tuple[Ten
     return t, offset - t[..., None] * direction
 
 
+def _separable_segment_distance(grid: Tensor, start: Tensor, end: Tensor) -> Tensor:
+    """``|residual|²`` of :func:`project_to_segments` for every pixel of ``grid`` ``(H, W, 2)`` and every
+    segment ``start``, ``end`` ``(B, c, 2)``: ``(B, c, H, W)``.
+
+    The same arithmetic in the same order, so the same bits, but with the x and y parts kept apart: a
+    pixel's x offset depends on its column only and its y offset on its row only, so the offsets are
+    ``(B, c, 1, W)`` and ``(B, c, H, 1)``, and only three ``(B, c, H, W)`` tensors are allocated (the rest
+    is done in place), none with a trailing dimension of 2. The residual is computed negated,
+    ``t d - offset``: IEEE rounding is symmetric in sign, so its square has the same bits.
+    """
+    direction = end - start
+    length2 = (direction * direction).sum(-1).clamp_min(_LENGTH_EPS)[..., None, None]
+    dx, dy = direction[..., 0, None, None], direction[..., 1, None, None]  # (B, c, 1, 1)
+    offset_x = grid[0, :, 0] - start[..., 0, None, None]  # (B, c, 1, W)
+    offset_y = grid[:, :1, 1] - start[..., 1, None, None]  # (B, c, H, 1)
+    t = (offset_x * dx + offset_y * dy).div_(length2).clamp_(0.0, 1.0)
+    negated_x = (t * dx).sub_(offset_x)
+    negated_y = t.mul_(dy).sub_(offset_y)
+    return negated_x.mul_(negated_x).add_(negated_y.mul_(negated_y))
+
+
 class _SegmentDistance(torch.autograd.Function):
     """Squared distance from every pixel centre to the nearest skeleton segment, ``(B, H, W)``."""
 
@@ -58,10 +79,9 @@ class _SegmentDistance(torch.autograd.Function):
         best_edge = torch.zeros((batch, height, width), dtype=torch.long, device=keypoints.device)
         for first in range(0, edges.shape[0], chunk_size):
             chunk = edges[first : first + chunk_size]
-            start = keypoints[:, chunk[:, 0], None, None, :]  # (B, c, 1, 1, 2)
-            end = keypoints[:, chunk[:, 1], None, None, :]
-            _, residual = project_to_segments(grid, start, end)  # (B, c, H, W, 2)
-            distance, index = (residual * residual).sum(-1).min(dim=1)
+            distance, index = _separable_segment_distance(
+                grid, keypoints[:, chunk[:, 0]], keypoints[:, chunk[:, 1]]
+            ).min(dim=1)
             closer = distance < best
             best = torch.where(closer, distance, best)
             best_edge = torch.where(closer, index + first, best_edge)

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from kpbottleneck.rendering import SkeletonRenderer, render_skeleton, segment_distance
+from kpbottleneck.coordinates import pixel_centre_grid
+from kpbottleneck.rendering import SkeletonRenderer, project_to_segments, render_skeleton, segment_distance
 from kpbottleneck.skeletons import SYNTHETIC
 
 
@@ -49,6 +50,25 @@ def test_matches_per_pixel_reference(falloff, chunk_size):
     expected = reference_render(keypoints, edges, size, 0.3, falloff)
     assert got.shape == (2, 1, 7, 9)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_forward_has_the_bits_of_the_dense_projection(dtype):
+    # The forward's separable x / y arithmetic must give exactly what project_to_segments gives on the
+    # full (B, E, H, W, 2) grid (trained models depend on it bit for bit), degenerate segments included.
+    gen = torch.Generator().manual_seed(3)
+    keypoints = (torch.rand(3, 12, 2, generator=gen) * 2.4 - 1.2).to(dtype)
+    keypoints[2, 5] = keypoints[2, 6]
+    edges = torch.tensor([[i, i + 1] for i in range(11)] + [[4, 4], [0, 7]])
+    size = (13, 17)
+    grid = pixel_centre_grid(size, dtype=dtype)
+    _, residual = project_to_segments(
+        grid, keypoints[:, edges[:, 0], None, None], keypoints[:, edges[:, 1], None, None]
+    )
+    expected = (residual * residual).sum(-1).amin(1)
+    got = segment_distance(keypoints, edges, size, chunk_size=5)
+    assert got.dtype == dtype
+    assert torch.equal(got, expected)
 
 
 def test_hand_computed_pixel():
