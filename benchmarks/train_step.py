@@ -1,14 +1,18 @@
 """Time one training step (KeypointGAN's, or η's) inside ``Trainer.fit``, and count what it launches.
 
     python benchmarks/train_step.py                                  # the main job's step on the CPU
-    python benchmarks/train_step.py --precision bf16-mixed
+    python benchmarks/train_step.py --precision bf16-mixed --no-channels-last
     python benchmarks/train_step.py --size paper --device cuda --channels-last --compile
     python benchmarks/train_step.py --model regressor
+    python benchmarks/train_step.py --precision bf16-mixed --data synthetic --workers 0
 
 Sizes: ``main`` is the synthetic main job's (its configs: 64 px, batch 8, the synthetic skeleton, narrow
 networks); ``paper`` is the paper's human setting (128 px, batch 16, Simplified Human3.6M's 32 keypoints,
-the module's default widths). Batches are random data made once, on the device (so the step alone is
-timed, not the loading). One KeypointGAN batch is its generator step and its discriminator step.
+the module's default widths). ``--channels-last`` defaults to the main job's config at its size (off at
+the paper's). Batches are random data made once, on the device (so the step alone is timed, not the
+loading); with ``--data synthetic`` they come from the main job's data module instead (the synthetic
+videos, ``--workers`` loader processes, default the config's), and the time per batch includes the wait
+for each batch. One KeypointGAN batch is its generator step and its discriminator step.
 
 Prints one JSON line: milliseconds per batch (median, p10, p90 over ``--batches`` batches after
 ``--warmup``), peak memory, and from ``torch.profiler`` over ``--profile-batches`` batches: ATen operators
@@ -31,6 +35,7 @@ import torch
 from ablations import main_job_settings  # benchmarks/ablations.py, beside this script
 from torch.utils.data import DataLoader
 
+from datamodules import SyntheticDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
 from kpbottleneck.profiling import OperatorCounter
 from kpbottleneck.skeletons import get_skeleton
@@ -39,13 +44,13 @@ PAPER = {"skeleton": "simplified_h36m", "image_size": 128}
 PAPER_BATCH = 16
 
 
-def settings(model: str, size: str) -> tuple[dict[str, Any], int]:
-    """``(model init_args, batch size)`` of the main job's config or of the paper's setting."""
+def settings(model: str, size: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model init_args, data init_args)`` of the main job's config or of the paper's setting."""
     config = "synthetic.yaml" if model == "gan" else "synthetic_regressor.yaml"
     init_args, data, _ = main_job_settings(config)  # (model, data, trainer)
     if size == "main":
-        return init_args, data["batch_size"]
-    return PAPER, PAPER_BATCH
+        return init_args, data
+    return PAPER, {**data, "batch_size": PAPER_BATCH, "image_size": PAPER["image_size"]}
 
 
 def random_batch(skeleton: str, image_size: int, batch_size: int, device: str) -> dict[str, torch.Tensor]:
@@ -60,14 +65,17 @@ def random_batch(skeleton: str, image_size: int, batch_size: int, device: str) -
 
 
 class StepTimer(pl.Callback):
-    """Wall time of each training batch (with a device synchronisation at both ends on CUDA), and a
-    profile of the batches ``profile_from ... profile_from + profile_batches - 1``."""
+    """Wall time of each training batch (with a device synchronisation at both ends on CUDA), the wait for
+    it since the previous batch ended included when ``include_loading``, and a profile of the batches
+    ``profile_from ... profile_from + profile_batches - 1``."""
 
-    def __init__(self, device: str, profile_from: int, profile_batches: int) -> None:
+    def __init__(self, device: str, profile_from: int, profile_batches: int, include_loading: bool) -> None:
         self.device, self.profile_from, self.profile_batches = device, profile_from, profile_batches
+        self.include_loading = include_loading
         self.times: list[float] = []
         self.counts: dict[str, float] = {}
         self.syncs = 0
+        self.end: float | None = None
 
     def _sync(self) -> None:
         if self.device == "cuda":
@@ -84,12 +92,14 @@ class StepTimer(pl.Callback):
                 warnings.simplefilter("always")
                 torch.cuda.set_sync_debug_mode("warn")
         self._sync()
-        self.start = time.perf_counter()
+        now = time.perf_counter()
+        self.start = self.end if self.include_loading and self.end is not None else now
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, *args: Any) -> None:
         self._sync()
         index = len(self.times)
-        self.times.append((time.perf_counter() - self.start) * 1000)
+        self.end = time.perf_counter()
+        self.times.append((self.end - self.start) * 1000)
         if index == self.profile_from + self.profile_batches - 1:
             if self.device == "cuda":
                 torch.cuda.set_sync_debug_mode(0)
@@ -106,24 +116,30 @@ def main() -> None:
     parser.add_argument("--size", choices=("main", "paper"), default="main")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--precision", default="32-true", help="Trainer precision, e.g. bf16-mixed")
-    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the networks")
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--profile-batches", type=int, default=3)
+    parser.add_argument("--data", choices=("random", "synthetic"), default="random")
+    parser.add_argument("--workers", type=int, default=None, help="loader processes of --data synthetic")
     args = parser.parse_args()
-    init_args, batch_size = settings(args.model, args.size)
+    if args.data == "synthetic" and args.size != "main":
+        parser.error("--data synthetic has the main job's size only (its skeleton and image size)")
+    init_args, data_args = settings(args.model, args.size)
+    batch_size = data_args["batch_size"]
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(0)
     # (only the options asked for: the script also times commits from before these options)
-    options = {name: True for name in ("compile", "channels_last") if getattr(args, name)}
+    options = {"compile": True} if args.compile else {}
+    if args.channels_last is not None:
+        options["channels_last"] = args.channels_last
     cls = KeypointGAN if args.model == "gan" else KeypointRegressor
-    model = cls(**init_args, **options)
-    batch = random_batch(model.skeleton.name, model.hparams.image_size, batch_size, args.device)
+    model = cls(**{**init_args, **options})
     profiled = args.warmup + args.batches
-    timer = StepTimer(args.device, profiled, args.profile_batches)
+    timer = StepTimer(args.device, profiled, args.profile_batches, include_loading=args.data == "synthetic")
     steps_per_batch = 2 if args.model == "gan" else 1
     trainer = pl.Trainer(
         accelerator=args.device,
@@ -139,8 +155,13 @@ def main() -> None:
     )
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    batches = DataLoader([batch] * (profiled + args.profile_batches), batch_size=None)  # as they are
-    trainer.fit(model, train_dataloaders=batches)
+    if args.data == "synthetic":
+        workers = data_args["num_workers"] if args.workers is None else args.workers
+        trainer.fit(model, datamodule=SyntheticDataModule(**{**data_args, "num_workers": workers}))
+    else:
+        batch = random_batch(model.skeleton.name, model.hparams.image_size, batch_size, args.device)
+        batches = DataLoader([batch] * (profiled + args.profile_batches), batch_size=None)  # as they are
+        trainer.fit(model, train_dataloaders=batches)
     times = sorted(timer.times[args.warmup : profiled])
     deciles = statistics.quantiles(times, n=10)
     if args.device == "cuda":
@@ -155,8 +176,9 @@ def main() -> None:
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "precision": args.precision,
-        "channels_last": args.channels_last,
+        "channels_last": model.hparams.channels_last,
         "compile": args.compile,
+        "data": args.data if args.data == "random" else f"synthetic, {workers} loader processes",
         "torch": torch.__version__,
         "ms_per_batch": {
             "median": round(statistics.median(times), 2),

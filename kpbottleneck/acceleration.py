@@ -3,6 +3,14 @@
 Both leave the numbers a network computes the same up to floating-point rounding, and neither changes a
 checkpoint: :meth:`torch.nn.Module.compile` compiles a module in place (its ``state_dict`` keys stay
 ``encoder.net...``, not ``encoder._orig_mod.net...``), and the memory format is a layout, not a value.
+
+Channels-last under bf16 on a CPU goes further: it changes no number at all. oneDNN computes those
+convolutions channels-last in either layout (a standard-layout one pays a copy of its output and of its
+input gradient back), and everything around them reads in the standard layout whatever would sum in
+memory order (:class:`~kpbottleneck.networks.InstanceNorm`, the perceptual loss's terms,
+:func:`clip_gradient_norm`). A seed then trains the same model with the option on or off, only faster
+(``tests/test_keypoint_gan.py::test_channels_last_trains_the_same_numbers_under_bf16``; README
+"Performance").
 """
 
 from __future__ import annotations
@@ -33,6 +41,24 @@ def prepare_networks(
             network.to(memory_format=torch.channels_last)
         if compile:
             network.compile()
+
+
+def clip_gradient_norm(parameters: Sequence[nn.Parameter], max_norm: float) -> Tensor:
+    """``torch.nn.utils.clip_grad_norm_`` (2-norm of all gradients, one multi-tensor call) whose result
+    does not depend on the gradients' memory layout: channels-last gradients are read in the standard
+    layout for the norm (a sum runs over memory in order, so their norm would differ in its last bits and
+    the ``channels_last`` option would change every clipped step). Returns the norm before clipping.
+
+    Example:
+        >>> weight = nn.Parameter(torch.zeros(1, 2, 1, 1))
+        >>> weight.grad = torch.tensor([3.0, 4.0]).view(1, 2, 1, 1)
+        >>> clip_gradient_norm([weight], 1.0), weight.grad.flatten()
+        (tensor(5.), tensor([0.6000, 0.8000]))
+    """
+    grads = [p.grad.contiguous() for p in parameters if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm(grads, foreach=True)
+    torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, norm, foreach=True)
+    return norm
 
 
 def to_memory_format(images: Tensor, channels_last: bool) -> Tensor:

@@ -251,9 +251,13 @@ class KeypointEvaluation(Callback):
         with torch.no_grad():
             for batch in loader_fn():
                 images = batch["image"].to(pl_module.device)
+                # the model runs under the Trainer's precision (e.g. bf16 autocast), as in the test steps
+                # whose predictions the regressor corrects; the regressor's sums stay in float64
+                with trainer.precision_plugin.test_step_context():
+                    predicted = self._select(pl_module(images))
                 visibility = batch.get("visibility")
                 regression.update(
-                    self._select(pl_module(images)),
+                    predicted,
                     batch["keypoints"].to(pl_module.device),
                     None if visibility is None else visibility.to(pl_module.device),
                 )

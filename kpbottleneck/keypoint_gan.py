@@ -13,7 +13,13 @@ from pytorch_lightning.trainer.states import TrainerFn
 from torch import Tensor
 from torch.nn import functional as F
 
-from kpbottleneck.acceleration import adam, prepare_networks, to_memory_format, uses_gradient_scaler
+from kpbottleneck.acceleration import (
+    adam,
+    clip_gradient_norm,
+    prepare_networks,
+    to_memory_format,
+    uses_gradient_scaler,
+)
 from kpbottleneck.callbacks import CheckpointOnTermination, RandomStateCheckpoint, not_yet_in
 from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels
 from kpbottleneck.evaluation import KeypointEvaluation
@@ -123,7 +129,8 @@ class KeypointGAN(pl.LightningModule):
         compile: ``torch.compile`` the networks (and Γ's VGG-19) when the Trainer sets the model up
             (:mod:`kpbottleneck.acceleration`).
         channels_last: keep the networks' weights and the input images in the channels-last layout
-            (faster convolutions on GPUs with tensor cores, and with bf16 on CPUs).
+            (faster convolutions on GPUs with tensor cores, and with bf16 on CPUs, where it changes no
+            number: :mod:`kpbottleneck.acceleration`).
     """
 
     def __init__(
@@ -442,9 +449,7 @@ class KeypointGAN(pl.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
         elif clip > 0 or skip:
             parameters = [p for group in optimizer.param_groups for p in group["params"]]
-            norm = torch.nn.utils.clip_grad_norm_(
-                parameters, clip if clip > 0 else float("inf"), foreach=True
-            )
+            norm = clip_gradient_norm(parameters, clip if clip > 0 else float("inf"))
             if skip and not bool(norm.isfinite()):
                 optimizer.zero_grad()
                 return self._skipped()

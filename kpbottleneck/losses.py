@@ -149,8 +149,12 @@ class PerceptualLoss(nn.Module):
         return self._features
 
     def terms(self, prediction: Tensor, target: Tensor) -> Tensor:
-        """The unnormalised terms ``(T,)``: mean squared differences of pixels and of each VGG tap."""
-        terms = [F.mse_loss(prediction, target)] if self._has_pixels else []
+        """The unnormalised terms ``(T,)``: mean squared differences of pixels and of each VGG tap.
+
+        Every difference is reduced in the standard layout (channels-last images are copied to it, as
+        :class:`~kpbottleneck.vgg.VGG19Features` does with its taps): a sum runs over memory in order, so
+        this keeps the ``channels_last`` option from changing the loss in its last bits."""
+        terms = [F.mse_loss(prediction.contiguous(), target.contiguous())] if self._has_pixels else []
         if self.features is not None:
             # The target's features need no graph unless the target itself asks for gradients: this
             # skips half the VGG backward pass of a training step.

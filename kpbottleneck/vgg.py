@@ -255,7 +255,7 @@ class VGG19Features(nn.Module):
         for index, layer in enumerate(layers):
             h = layer(h)
             if index in self.taps:
-                tapped.append(h)
+                tapped.append(h.contiguous())
         return tapped
 
     def _layers_in(self, dtype: torch.dtype) -> nn.Sequential:

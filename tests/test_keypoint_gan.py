@@ -433,6 +433,49 @@ def test_speed_options_reach_every_network_and_leave_checkpoints_alone(tiny_gan_
     assert model._checked(torch.rand(2, 3, 32, 32)).is_contiguous(memory_format=torch.channels_last)
 
 
+def _bf16_convolutions_ignore_the_layout() -> bool:
+    """Whether this CPU's bf16 convolutions (oneDNN's choice of kernels) give the same bits in either layout:
+    on CPUs with AMX they compute channels-last inside in both, and only then can whole steps agree."""
+    conv = torch.nn.Conv2d(4, 8, 3, padding=1)
+    x = torch.rand(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        conv.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = conv.to(memory_format=layout)(x.contiguous(memory_format=layout))
+        out.float().square().sum().backward()
+        results.append((out, conv.weight.grad.clone()))
+    return all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+
+
+@pytest.mark.skipif(
+    not _bf16_convolutions_ignore_the_layout(), reason="this CPU's bf16 convolutions differ by layout"
+)
+def test_channels_last_trains_the_same_numbers_under_bf16(tmp_path, tiny_gan_kwargs):
+    """The main job's configs turn ``channels_last`` on for speed: everything the library adds around the
+    convolutions (instance norms, losses, the gradient clipping) must then compute exactly what the standard
+    layout computes, so that a seed gives the same model either way."""
+    states = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = KeypointGAN(**tiny_gan_kwargs, channels_last=channels_last)
+        trainer = _trainer(tmp_path, precision="bf16-mixed", max_steps=6, limit_val_batches=0)
+        trainer.fit(model, _data())
+        states.append(model.state_dict())
+    assert _same(*states)
+
+
+def _same(a, b) -> bool:
+    """Equal to the bit: tensors, and dicts (D's history is a module's extra state) or lists of them."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    return a == b
+
+
 def test_a_model_loaded_for_inference_has_no_discriminator_and_keeps_its_weights(tmp_path, tiny_gan_kwargs):
     """D is training-only: loading a checkpoint builds none, yet D's weights survive a save of the loaded
     model and are the ones D starts from when that model is trained further."""

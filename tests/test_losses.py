@@ -168,3 +168,20 @@ def test_running_means_move_only_in_training_and_travel_in_the_state_dict(no_wei
     resumed = PerceptualLoss(("pixels", "conv1_1"))
     resumed.load_state_dict(loss.state_dict())
     torch.testing.assert_close(resumed.running_means, learnt)
+
+
+def test_channels_last_images_give_the_same_loss_to_the_bit(no_weights):
+    """Each term is reduced in the standard layout, so the ``channels_last`` option changes no number the
+    loss computes from the same features (here the pixels, whose sum would otherwise run in another order)."""
+    torch.manual_seed(0)
+    loss = PerceptualLoss(("pixels",), normalize=False)
+    prediction, target = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    values, grads = [], []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        inputs = prediction.contiguous(memory_format=layout).requires_grad_()
+        value = loss(inputs, target.contiguous(memory_format=layout))
+        values.append(value), grads.append(torch.autograd.grad(value, inputs)[0])
+    assert torch.equal(*values) and torch.equal(*grads)
+    features = PerceptualLoss(("conv1_2", "conv2_1")).features
+    taps = features(prediction.contiguous(memory_format=torch.channels_last))
+    assert all(tap.is_contiguous() for tap in taps)

@@ -5,6 +5,7 @@ import kpbottleneck
 from kpbottleneck.networks import (
     ConditionalDecoder,
     HeatmapRegressor,
+    InstanceNorm,
     MultiScaleDiscriminator,
     PatchDiscriminator,
     PoseEncoder,
@@ -81,3 +82,26 @@ def test_an_image_size_the_unets_cannot_halve_is_refused_when_the_model_is_built
     ):
         getattr(kpbottleneck, model)(image_size=60, unet_depth=4)  # before any VGG or network is built
     assert check_image_size(48, 4) == 48
+
+
+def test_instance_norm_gives_channels_last_inputs_the_same_bits_back_channels_last():
+    """On a CPU, channels-last inputs are normalised in the standard layout (PyTorch's channels-last group
+    norm is much slower there): same values and gradients to the bit, and the layout kept."""
+    torch.manual_seed(0)
+    norm = InstanceNorm(6)
+    torch.nn.init.normal_(norm.weight), torch.nn.init.normal_(norm.bias)
+    x = torch.randn(3, 6, 5, 7)
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        inputs = x.clone(memory_format=layout).requires_grad_()
+        out = norm(inputs)
+        (out * torch.arange(out.numel()).view_as(out).sin()).sum().backward()
+        results.append((out, inputs.grad, norm.weight.grad.clone(), norm.bias.grad.clone()))
+        norm.zero_grad()
+    (standard, *standard_grads), (channels_last, *channels_last_grads) = results
+    assert channels_last.is_contiguous(memory_format=torch.channels_last)
+    assert standard.is_contiguous() and not channels_last.is_contiguous()
+    assert torch.equal(standard, channels_last)
+    assert all(torch.equal(a, b) for a, b in zip(standard_grads, channels_last_grads, strict=True))
+    expected = torch.nn.functional.instance_norm(x, weight=norm.weight, bias=norm.bias)
+    torch.testing.assert_close(standard, expected)

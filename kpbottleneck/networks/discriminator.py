@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from kpbottleneck.networks.unet import instance_norm
+from kpbottleneck.networks.unet import InstanceNorm
 
 
 class PatchDiscriminator(nn.Module):
@@ -29,7 +29,7 @@ class PatchDiscriminator(nn.Module):
             stride = 2 if index < num_layers else 1
             layers += [
                 nn.Conv2d(channels, out_channels, 4, stride=stride, padding=1),
-                instance_norm(out_channels),
+                InstanceNorm(out_channels),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             channels = out_channels
