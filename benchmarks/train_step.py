@@ -36,6 +36,7 @@ from ablations import main_job_settings  # benchmarks/ablations.py, beside this 
 from torch.utils.data import DataLoader
 
 from datamodules import SyntheticDataModule
+from datamodules.base import loader_workers
 from kpbottleneck import KeypointGAN, KeypointRegressor
 from kpbottleneck.profiling import OperatorCounter
 from kpbottleneck.skeletons import get_skeleton
@@ -158,6 +159,7 @@ def main() -> None:
     if args.data == "synthetic":
         workers = data_args["num_workers"] if args.workers is None else args.workers
         trainer.fit(model, datamodule=SyntheticDataModule(**{**data_args, "num_workers": workers}))
+        workers = loader_workers(workers, trainer)  # (what the config's null gave on this machine)
     else:
         batch = random_batch(model.skeleton.name, model.hparams.image_size, batch_size, args.device)
         batches = DataLoader([batch] * (profiled + args.profile_batches), batch_size=None)  # as they are

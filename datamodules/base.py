@@ -12,6 +12,7 @@ Batches (dicts of tensors):
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -25,6 +26,28 @@ from datamodules.sampling import ResumableDataLoader, ResumableSampler, SeededSa
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 
 OnCorrupt = Literal["skip", "raise"]
+
+
+def loader_workers(requested: int | None, trainer: pl.Trainer | None) -> int:
+    """Loader processes per training process: ``requested``, or for ``None`` sized to the machine.
+
+    ``None`` gives none when the model runs on the CPU — the step's intra-op threads already use every
+    core, and a loader process competing with them slows the step more than it saves (the synthetic main
+    job on 2 cores: README "Performance") — and otherwise one per spare core of this process's share of
+    the machine, at most 4 (a GPU step leaves the cores idle, and frames must arrive as fast as it goes).
+
+    Example:
+        >>> loader_workers(2, None), loader_workers(None, None)
+        (2, 0)
+    """
+    if requested is not None:
+        if requested < 0:
+            raise ValueError(f"data.num_workers must be >= 0 (null: sized to the machine), got {requested}")
+        return requested
+    if trainer is None or trainer.strategy.root_device.type == "cpu":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(4, cores // max(trainer.num_devices, 1) - 1))
 
 
 class PairsWithPriorDataset(Dataset):
@@ -102,7 +125,7 @@ class KeypointDataModule(pl.LightningDataModule):
         skeleton: the keypoint set of the data (name of a built-in or a :class:`Skeleton`).
         image_size: side of the square images fed to the model.
         batch_size: samples per batch and per process.
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes; ``None``: sized to the machine (:func:`loader_workers`).
         on_corrupt: a training sample that cannot be read is skipped with a warning (``"skip"``) or
             stops training (``"raise"``).
         prior_only: training batches carry prior poses alone (``prior_keypoints``, ``prior_visibility``),
@@ -124,7 +147,7 @@ class KeypointDataModule(pl.LightningDataModule):
         skeleton: str | Skeleton,
         image_size: int = 64,
         batch_size: int = 16,
-        num_workers: int = 0,
+        num_workers: int | None = 0,
         on_corrupt: OnCorrupt = "skip",
         prior_only: bool = False,
     ) -> None:
@@ -132,7 +155,8 @@ class KeypointDataModule(pl.LightningDataModule):
         self.skeleton = get_skeleton(skeleton)
         self.image_size = image_size
         self.batch_size = batch_size
-        self.num_workers = num_workers
+        # (a count is checked now, not when the first loader is made)
+        self.num_workers = num_workers if num_workers is None else loader_workers(num_workers, None)
         self.on_corrupt = on_corrupt
         self.prior_only = prior_only
         self.datasets: dict[str, Dataset] = {}
@@ -156,15 +180,20 @@ class KeypointDataModule(pl.LightningDataModule):
         if sampler is None and self.trainer is not None and self.trainer.world_size > 1:
             sampler = UnrepeatedDistributedSampler(dataset, self.trainer.world_size, self.trainer.global_rank)
         resumable = isinstance(sampler, ResumableSampler)
+        workers = loader_workers(self.num_workers, self.trainer)
+        # A generator for every loader: each new iterator draws its workers' base seed from it (else from
+        # torch's global generator, the training step's stream), so no validation or test loader shifts the
+        # training's random draws, and a seed trains the same model whatever the validation schedule or
+        # the number of loader processes (whose iterators are made once per run or once per pass).
         return (ResumableDataLoader if resumable else DataLoader)(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
             drop_last=drop_last,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=workers,
+            persistent_workers=workers > 0,
             collate_fn=collate_fn,
-            generator=torch.Generator().manual_seed(sampler.seed) if resumable else None,
+            generator=torch.Generator().manual_seed(sampler.seed if resumable else 0),
         )
 
     def train_dataloader(self) -> DataLoader:

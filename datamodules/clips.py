@@ -208,7 +208,7 @@ class ClipDataModule(KeypointDataModule):
         skeleton: str | Skeleton,
         image_size: int = 128,
         batch_size: int = 16,
-        num_workers: int = 0,
+        num_workers: int | None = 0,
         window: tuple[int, int] = (5, 30),
         max_prior_samples: int | None = None,
         eval_frame_stride: int = 1,

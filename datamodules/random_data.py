@@ -38,7 +38,7 @@ class RandomDataModule(KeypointDataModule):
         skeleton: str | Skeleton = "synthetic",
         image_size: int = 32,
         batch_size: int = 4,
-        num_workers: int = 0,
+        num_workers: int | None = 0,
         num_train: int = 16,
         num_prior: int = 16,
         num_val: int = 8,

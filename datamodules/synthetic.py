@@ -275,7 +275,7 @@ class SyntheticDataModule(KeypointDataModule):
         self,
         image_size: int = 64,
         batch_size: int = 16,
-        num_workers: int = 0,
+        num_workers: int | None = 0,
         num_train_videos: int = 200,
         num_prior_videos: int = 200,
         num_val_videos: int = 10,

@@ -1,7 +1,10 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
+from conftest import cpu_trainer
 
-from datamodules.base import KeypointDataModule, PairsWithPriorDataset
+from datamodules.base import KeypointDataModule, PairsWithPriorDataset, loader_workers
 from datamodules.poses import PoseDataset
 from datamodules.random_data import RandomDataModule
 
@@ -61,3 +64,24 @@ def test_prior_only_batches_draw_prior_poses_and_never_read_frames():
         assert batch["prior_keypoints"].shape == (4, 17, 2)
     drawn = torch.cat([b["prior_keypoints"][:, 0, 0] for b in batches])
     assert set(drawn.tolist()) <= {0.0, 1.0, 2.0} and len(set(drawn.tolist())) > 1
+
+
+def _trainer_on(device: str, processes: int) -> SimpleNamespace:
+    return SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device(device)), num_devices=processes)
+
+
+def test_loader_workers_are_the_count_asked_for_or_sized_to_the_machine(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert loader_workers(3, _trainer_on("cuda", 1)) == 3 and loader_workers(0, None) == 0
+    assert loader_workers(None, None) == 0 and loader_workers(None, _trainer_on("cpu", 1)) == 0
+    # beside a GPU: one per spare core of the process's share of 16 cores, at most 4
+    assert [loader_workers(None, _trainer_on("cuda", n)) for n in (1, 4, 8, 16)] == [4, 3, 1, 0]
+    with pytest.raises(ValueError, match=r"data.num_workers must be >= 0.*got -1"):
+        RandomDataModule(num_workers=-1)
+
+
+def test_a_machine_sized_loader_on_the_cpu_reads_in_the_training_process(tmp_path):
+    data = RandomDataModule(image_size=32, batch_size=2, num_train=4, num_prior=4, num_workers=None)
+    data.trainer = cpu_trainer(tmp_path)
+    data.setup("fit")
+    assert data.train_dataloader().num_workers == 0 and data.val_dataloader().num_workers == 0

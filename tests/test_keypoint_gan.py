@@ -433,6 +433,19 @@ def test_speed_options_reach_every_network_and_leave_checkpoints_alone(tiny_gan_
     assert model._checked(torch.rand(2, 3, 32, 32)).is_contiguous(memory_format=torch.channels_last)
 
 
+def test_validation_takes_nothing_from_the_training_random_stream(tmp_path, tiny_gan_kwargs):
+    """D's history draws from torch's generator during training; a validation pass in the loader's process
+    (each pass makes a new iterator) must not shift those draws: a seed trains the same model whether
+    validation runs after every batch or never."""
+    states = []
+    for validation in ({"limit_val_batches": 0}, {"limit_val_batches": 2, "val_check_interval": 1}):
+        torch.manual_seed(0)
+        model = KeypointGAN(**tiny_gan_kwargs, discriminator_history=2)  # full after one batch: draws
+        _trainer(tmp_path, max_steps=8, num_sanity_val_steps=1, **validation).fit(model, _data())
+        states.append(model.state_dict())
+    assert _same(*states)
+
+
 def _bf16_convolutions_ignore_the_layout() -> bool:
     """Whether this CPU's bf16 convolutions (oneDNN's choice of kernels) give the same bits in either layout:
     on CPUs with AMX they compute channels-last inside in both, and only then can whole steps agree."""
