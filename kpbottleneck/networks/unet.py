@@ -15,9 +15,9 @@ class InstanceNorm(nn.GroupNorm):
     repeated weights: half the operators, and about twice as fast on a CPU.
 
     Channels-last inputs on a CPU are normalised in the standard layout and given back channels-last:
-    PyTorch's CPU group norm is far slower on channels-last tensors than on standard ones (over ten times,
-    forward and backward, in the main job's networks), much more than the two layout copies cost, and the
-    copies leave every number as the standard layout computes it.
+    PyTorch's CPU group norm is far slower on channels-last tensors than on standard ones, forward and
+    backward (it made the channels-last step slower than the standard one, README "Performance"), much more
+    than the two layout copies cost, and the copies leave every number as the standard layout computes it.
 
     Shape:
         ``(B, C, H, W)`` → ``(B, C, H, W)``, in the input's memory layout.
