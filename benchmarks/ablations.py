@@ -23,6 +23,7 @@ import yaml
 
 from datamodules import SyntheticDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck.hardware import accelerator_device, default_precision
 
 VARIANTS = {
     "full": {},
@@ -42,10 +43,11 @@ def main_job_settings(name: str) -> tuple[dict[str, Any], dict[str, Any], dict[s
     return model, data, config["trainer"]
 
 
-def _trainer(root: Path, steps: int, precision: str) -> pl.Trainer:
+def _trainer(root: Path, steps: int, precision: str | None) -> pl.Trainer:
+    """A Trainer as the CLI makes one from the config: an unset precision is the machine's."""
     return pl.Trainer(
         accelerator="auto",
-        precision=precision,
+        precision=precision or default_precision(accelerator_device("auto")).precision,
         max_steps=steps,
         logger=False,
         enable_progress_bar=False,
@@ -77,7 +79,7 @@ def main() -> None:
         data = {"max_prior_samples": args.prior_samples, "seed": seed}
         pl.seed_everything(seed)
         regressor = KeypointRegressor(**eta)
-        trainer = _trainer(root, args.regressor_steps, eta_trainer.get("precision", "32-true"))
+        trainer = _trainer(root, args.regressor_steps, eta_trainer.get("precision"))
         trainer.fit(regressor, SyntheticDataModule(**eta_data, **data))
         eta_path = root / f"eta-{seed}.ckpt"
         trainer.save_checkpoint(eta_path)
@@ -85,7 +87,7 @@ def main() -> None:
             pl.seed_everything(seed)
             model = KeypointGAN(**gan, regressor_checkpoint=str(eta_path), **VARIANTS[variant])
             start = time.perf_counter()
-            trainer = _trainer(root, args.steps, gan_trainer.get("precision", "32-true"))
+            trainer = _trainer(root, args.steps, gan_trainer.get("precision"))
             images = SyntheticDataModule(**gan_data, **data)
             trainer.fit(model, images)
             seconds = time.perf_counter() - start

@@ -4,13 +4,17 @@ Both leave the numbers a network computes the same up to floating-point rounding
 checkpoint: :meth:`torch.nn.Module.compile` compiles a module in place (its ``state_dict`` keys stay
 ``encoder.net...``, not ``encoder._orig_mod.net...``), and the memory format is a layout, not a value.
 
-Channels-last under bf16 on a CPU goes further: it changes no number at all. oneDNN computes those
-convolutions channels-last in either layout (a standard-layout one pays a copy of its output and of its
-input gradient back), and everything around them reads in the standard layout whatever would sum in
-memory order (:class:`~kpbottleneck.networks.InstanceNorm`, the perceptual loss's terms,
+``channels_last=None`` (the modules' default) follows the hardware when the Trainer sets the model up
+(:func:`resolve_channels_last`, :func:`kpbottleneck.hardware.channels_last_helps`): on on a CPU, on a GPU
+with 16-bit precisions.
+
+Channels-last under bf16 on a CPU with AMX goes further: it changes no number at all. oneDNN's AMX kernels
+compute those convolutions channels-last in either layout (a standard-layout one pays a copy of its output
+and of its input gradient back), and everything around them reads in the standard layout whatever would
+sum in memory order (:class:`~kpbottleneck.networks.InstanceNorm`, the perceptual loss's terms,
 :func:`clip_gradient_norm`). A seed then trains the same model with the option on or off, only faster
-(``tests/test_keypoint_gan.py::test_channels_last_trains_the_same_numbers_under_bf16``; README
-"Performance").
+(``tests/test_keypoint_gan.py::test_channels_last_trains_the_same_numbers_under_bf16``). Other CPUs'
+bf16 kernels (AVX512-BF16 without AMX) differ by layout in the last bits.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from collections.abc import Iterable, Sequence
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor, nn
+
+from kpbottleneck.hardware import channels_last_helps
 
 
 def prepare_networks(
@@ -41,6 +48,26 @@ def prepare_networks(
             network.to(memory_format=torch.channels_last)
         if compile:
             network.compile()
+
+
+def resolve_channels_last(channels_last: bool | None, trainer: pl.Trainer | None) -> bool:
+    """The modules' ``channels_last`` option as set, or, when ``None``, whether it helps on the Trainer's
+    device under its precision (said on the console); a model without a Trainer stays standard.
+
+    Example:
+        >>> resolve_channels_last(None, None), resolve_channels_last(True, None)
+        (False, True)
+    """
+    if channels_last is not None or trainer is None:
+        return bool(channels_last)
+    device, precision = trainer.strategy.root_device, trainer.precision
+    chosen = channels_last_helps(device, precision)
+    layout = "channels-last" if chosen else "the standard layout"
+    rank_zero_info(
+        f"model.channels_last: null → {layout} for {precision} on {device.type} "
+        "(set model.init_args.channels_last to choose)"
+    )
+    return chosen
 
 
 def clip_gradient_norm(parameters: Sequence[nn.Parameter], max_norm: float) -> Tensor:

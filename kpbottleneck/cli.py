@@ -3,6 +3,10 @@
 Subcommands ``fit``, ``validate``, ``test`` and ``predict``; the model and the data module are chosen in
 the config by ``class_path`` (e.g. ``kpbottleneck.KeypointGAN`` with ``datamodules.SyntheticDataModule``),
 every ``__init__`` argument of both is an option (``--model.init_args.lambda_adv 5``).
+
+A run whose config leaves ``trainer.precision`` unset gets the machine's
+(:func:`kpbottleneck.hardware.default_precision`: ``bf16-mixed`` where bf16 is native, else ``32-true``),
+and the console says which and why; ``--trainer.precision`` chooses another.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import Any
 
 from pytorch_lightning import LightningDataModule, LightningModule, Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from pytorch_lightning.utilities import rank_zero_info
+
+from kpbottleneck.hardware import accelerator_device, default_precision
 
 
 def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -65,6 +72,20 @@ class KeypointCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """The data module's ``image_size`` is the model's: set once, in ``model.init_args``."""
         parser.link_arguments("model.init_args.image_size", "data.init_args.image_size")
+
+    def before_instantiate_classes(self) -> None:
+        """An unset ``trainer.precision`` becomes the machine's default (before the Trainer is built, so
+        the saved ``config.yaml`` records what ran)."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.trainer.precision is not None:
+            return
+        device = accelerator_device(config.trainer.accelerator)
+        choice = default_precision(device)
+        config.trainer.precision = choice.precision
+        rank_zero_info(
+            f"trainer.precision: unset → {choice.precision} ({choice.reason}; "
+            "set --trainer.precision to choose)"
+        )
 
 
 def main(args: list[str] | None = None) -> None:

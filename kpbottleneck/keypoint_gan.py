@@ -17,6 +17,7 @@ from kpbottleneck.acceleration import (
     adam,
     clip_gradient_norm,
     prepare_networks,
+    resolve_channels_last,
     to_memory_format,
     uses_gradient_scaler,
 )
@@ -99,7 +100,9 @@ class KeypointGAN(pl.LightningModule):
         image_size: side of the square training images.
         sigma, falloff: renderer β settings (see :mod:`kpbottleneck.rendering`).
         generator_channels, regressor_channels, discriminator_channels: network widths.
-        unet_depth: down-samplings of the U-Nets of Φ, Ψ and η.
+        unet_depth: down-samplings of the U-Nets of Φ and Ψ.
+        regressor_depth: stride-2 levels of η (heatmaps at ``image_size / 2**regressor_depth``; the
+            original's 3), :class:`~kpbottleneck.networks.HeatmapRegressor`.
         discriminator_layers, discriminator_scales: PatchGAN depth and number of scales.
         lambda_adv: λ of eq. 6, weight of the adversarial term.
         perceptual_weight: weight of the perceptual term.
@@ -129,8 +132,8 @@ class KeypointGAN(pl.LightningModule):
         compile: ``torch.compile`` the networks (and Γ's VGG-19) when the Trainer sets the model up
             (:mod:`kpbottleneck.acceleration`).
         channels_last: keep the networks' weights and the input images in the channels-last layout
-            (faster convolutions on GPUs with tensor cores, and with bf16 on CPUs, where it changes no
-            number: :mod:`kpbottleneck.acceleration`).
+            (faster convolutions on CPUs, and on GPUs with 16-bit precisions); ``None``: chosen when the
+            Trainer sets the model up, on where it helps (:mod:`kpbottleneck.acceleration`).
     """
 
     def __init__(
@@ -143,6 +146,7 @@ class KeypointGAN(pl.LightningModule):
         regressor_channels: int = 32,
         discriminator_channels: int = 64,
         unet_depth: int = 4,
+        regressor_depth: int = 3,
         discriminator_layers: int = 3,
         discriminator_scales: int = 2,
         lambda_adv: float = 10.0,
@@ -167,7 +171,7 @@ class KeypointGAN(pl.LightningModule):
         cycle_weight: float = 10.0,
         on_nonfinite: NonFinitePolicy = "error",
         compile: bool = False,
-        channels_last: bool = False,
+        channels_last: bool | None = None,
     ) -> None:
         super().__init__()
         check_decay_fraction(lr_decay)
@@ -175,9 +179,10 @@ class KeypointGAN(pl.LightningModule):
         self.automatic_optimization = False
         self.skeleton = get_skeleton(skeleton)
         check_image_size(image_size, unet_depth)
+        check_image_size(image_size, regressor_depth, "model.regressor_depth")
         self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
         self.encoder = PoseEncoder(3, generator_channels, unet_depth)
-        self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)
+        self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, regressor_depth)
         self.decoder = ConditionalDecoder(conditional, generator_channels, unet_depth)
         # D is built for training only (see `discriminator`); weights read for it before that wait here
         self._pending_discriminator: dict[str, Tensor] = {}
@@ -189,6 +194,7 @@ class KeypointGAN(pl.LightningModule):
         self.image_pool = ImagePool(discriminator_history)
         self.regressor.requires_grad_(finetune_regressor)
         self.nonfinite = NonFiniteWatch()
+        self.channels_last = bool(channels_last)  # until configure_model resolves None
 
     # ----------------------------------------------------------------------------------------- inference
     def forward(self, images: Tensor) -> Tensor:
@@ -205,7 +211,7 @@ class KeypointGAN(pl.LightningModule):
                 f"images of {tuple(images.shape[-2:])} pixels reach a model with model.image_size={size}: "
                 f"set data.init_args.image_size (or resize the inputs) to {size}"
             )
-        return to_memory_format(images, self.hparams.channels_last)
+        return to_memory_format(images, self.channels_last)
 
     def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
         """Images ``(B, 3, H, W)`` in the pose ``keypoints (B, K, 2)`` with the look of ``appearance_images``.
@@ -360,7 +366,8 @@ class KeypointGAN(pl.LightningModule):
             networks.append(self.discriminator)
             if self.perceptual_loss.features is not None:
                 networks.append(self.perceptual_loss.features)
-        prepare_networks(networks, self.hparams.compile, self.hparams.channels_last)
+        self.channels_last = resolve_channels_last(self.hparams.channels_last, self._trainer)
+        prepare_networks(networks, self.hparams.compile, self.channels_last)
 
     def setup(self, stage: str) -> None:
         check_data_skeleton(self.skeleton, self._trainer)
@@ -401,7 +408,8 @@ class KeypointGAN(pl.LightningModule):
                 raise ValueError(
                     f"checkpoint {path} ({option}) does not fit this model's {network} (skeleton "
                     f"{self.skeleton.name!r}, generator_channels={hp.generator_channels}, "
-                    f"regressor_channels={hp.regressor_channels}, unet_depth={hp.unet_depth}); "
+                    f"regressor_channels={hp.regressor_channels}, regressor_depth={hp.regressor_depth}, "
+                    f"unet_depth={hp.unet_depth}); "
                     f"first mismatching weights: {mismatched[:3]}"
                 )
             module.load_state_dict({k: weights[k] for k in own})
@@ -422,7 +430,7 @@ class KeypointGAN(pl.LightningModule):
         self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None
     ) -> Tensor:
         """η's loss on prior skeletons and on Φ's (detached) skeletons; η reads both in one call (exact:
-        its U-Net normalises each image on its own)."""
+        its instance norms normalise each image on its own)."""
         hp = self.hparams
         on_prior, on_predicted = self.regressor(torch.cat([prior_skeleton, skeleton_image])).split(
             [prior_skeleton.shape[0], skeleton_image.shape[0]]
@@ -463,7 +471,9 @@ class KeypointGAN(pl.LightningModule):
         hp = self.hparams
         step = self.global_step  # the batch's first optimiser step
         image, prior = self._checked(batch["image"]), batch["prior_keypoints"]
-        appearance = to_memory_format(batch["appearance_image"], hp.channels_last) if hp.conditional else None
+        appearance = batch["appearance_image"] if hp.conditional else None
+        if appearance is not None:
+            appearance = to_memory_format(appearance, self.channels_last)
         opt_g, opt_d = self.optimizers()
         prior_skeleton = self.renderer(prior)
 

@@ -9,7 +9,7 @@ import torch
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor
 
-from kpbottleneck.acceleration import adam, prepare_networks
+from kpbottleneck.acceleration import adam, prepare_networks, resolve_channels_last
 from kpbottleneck.augmentation import jitter_keypoints
 from kpbottleneck.callbacks import CheckpointOnTermination, RandomStateCheckpoint, not_yet_in
 from kpbottleneck.losses import keypoint_mse
@@ -34,7 +34,7 @@ class KeypointRegressor(pl.LightningModule):
     match that model's.
 
     Args:
-        skeleton, image_size, sigma, falloff, regressor_channels, unet_depth: as :class:`KeypointGAN`'s.
+        skeleton, image_size, sigma, falloff, regressor_channels, regressor_depth: as :class:`KeypointGAN`'s.
         zoom, max_shift, max_rotation: ranges of the random similarity applied to each prior pose.
         lr: Adam's learning rate.
         lr_decay: fraction of the fit's batches (:func:`~kpbottleneck.schedules.training_batches`) at whose
@@ -50,7 +50,7 @@ class KeypointRegressor(pl.LightningModule):
         sigma: float = 0.2,
         falloff: Falloff = "exponential",
         regressor_channels: int = 32,
-        unet_depth: int = 4,
+        regressor_depth: int = 3,
         zoom: tuple[float, float] = (0.9, 1.1),
         max_shift: float = 0.1,
         max_rotation: float = 15.0,
@@ -58,17 +58,18 @@ class KeypointRegressor(pl.LightningModule):
         lr_decay: float = 0.0,
         on_nonfinite: NonFinitePolicy = "error",
         compile: bool = False,
-        channels_last: bool = False,
+        channels_last: bool | None = None,
     ) -> None:
         super().__init__()
         check_decay_fraction(lr_decay)
         self.save_hyperparameters()
         self.skeleton = get_skeleton(skeleton)
-        check_image_size(image_size, unet_depth)
+        check_image_size(image_size, regressor_depth, "model.regressor_depth")
         self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
-        self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, unet_depth)
+        self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, regressor_depth)
         self.val_error = ImageSizeNormalizedError()
         self.nonfinite = NonFiniteWatch()
+        self.channels_last = bool(channels_last)  # until configure_model resolves None
 
     def forward(self, skeleton_images: Tensor) -> Tensor:
         """Keypoints ``(B, K, 2)`` of skeleton images ``(B, 1, H, W)``."""
@@ -103,7 +104,8 @@ class KeypointRegressor(pl.LightningModule):
 
     def configure_model(self) -> None:
         """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`)."""
-        prepare_networks([self.regressor], self.hparams.compile, self.hparams.channels_last)
+        self.channels_last = resolve_channels_last(self.hparams.channels_last, self._trainer)
+        prepare_networks([self.regressor], self.hparams.compile, self.channels_last)
 
     def configure_callbacks(self) -> list[pl.Callback]:
         """Exact resume and a checkpoint on SIGTERM by default (a Trainer that has its own keeps it), and the

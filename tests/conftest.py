@@ -14,6 +14,7 @@ TINY_GAN = dict(
     regressor_channels=4,
     discriminator_channels=4,
     unet_depth=2,
+    regressor_depth=2,
     discriminator_layers=2,
     perceptual_layers=("pixels", "conv1_2"),
 )

@@ -23,7 +23,7 @@ def test_ablations_use_the_main_jobs_settings(ablations):
     assert "regressor_checkpoint" not in gan and gan_trainer["max_steps"] > 0 and eta_trainer["max_steps"] > 0
     assert gan_data["image_size"] == gan["image_size"] == eta_data["image_size"]
     model, regressor = KeypointGAN(**gan), KeypointRegressor(**eta)
-    for name in ("skeleton", "image_size", "regressor_channels", "unet_depth"):
+    for name in ("skeleton", "image_size", "regressor_channels", "regressor_depth"):
         assert model.hparams[name] == regressor.hparams[name], name  # η's checkpoint must fit the GAN
     assert SyntheticDataModule(**eta_data).prior_only and not SyntheticDataModule(**gan_data).prior_only
     for variant in ablations.VARIANTS.values():

@@ -12,6 +12,7 @@ import torch
 
 from kpbottleneck import KeypointGAN
 from kpbottleneck.cli import KeypointCLI, main
+from kpbottleneck.hardware import default_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "experiments" / "smoke.yaml")
@@ -283,3 +284,40 @@ def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_run_s_weights(tmp_p
     assert expected["global_step"] == got["global_step"] == 28
     for (key, value), other in zip(expected["state_dict"].items(), got["state_dict"].values(), strict=True):
         torch.testing.assert_close(other, value, msg=key, rtol=0, atol=0)
+
+
+def _pretend_cpu(monkeypatch, native_bf16: bool) -> None:
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512" if native_bf16 else "AVX2")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native_bf16, raising=False)
+
+
+@pytest.mark.parametrize(("native_bf16", "expected"), [(True, "bf16-mixed"), (False, "32-true")])
+def test_an_unset_precision_follows_the_cpu_and_says_so(monkeypatch, caplog, native_bf16, expected):
+    _pretend_cpu(monkeypatch, native_bf16)
+    with caplog.at_level("INFO"):
+        cli = KeypointCLI(args=["--config", SMOKE, "--trainer.precision=null"], run=False)
+    assert cli.trainer.precision == expected
+    assert cli.config.trainer.precision == expected  # what the saved config.yaml records
+    said = [r.getMessage() for r in caplog.records if "trainer.precision: unset" in r.getMessage()]
+    assert len(said) == 1 and expected in said[0] and ("CPU with AMX" in said[0]) is native_bf16
+
+
+def test_an_explicit_precision_wins_over_the_machine(monkeypatch):
+    _pretend_cpu(monkeypatch, True)
+    cli = KeypointCLI(args=["--config", SMOKE, "--trainer.precision=32-true"], run=False)
+    assert cli.trainer.precision == "32-true"
+    _pretend_cpu(monkeypatch, False)
+    cli = KeypointCLI(args=["--config", SMOKE, "--trainer.precision=bf16-mixed"], run=False)
+    assert cli.trainer.precision == "bf16-mixed"
+
+
+def test_the_main_job_configs_leave_precision_and_layout_to_the_machine():
+    for name in ("synthetic.yaml", "synthetic_regressor.yaml"):
+        cli = KeypointCLI(
+            args=["--config", str(ROOT / "experiments" / name), "--model.init_args.regressor_checkpoint=null"]
+            if name == "synthetic.yaml"
+            else ["--config", str(ROOT / "experiments" / name)],
+            run=False,
+        )
+        assert cli.model.hparams.channels_last is None
+        assert cli.trainer.precision == default_precision("cpu").precision

@@ -91,7 +91,7 @@ def test_gan_config_runs_on_its_data_format(name, roots):
 
 @pytest.mark.parametrize("name", REGRESSOR_CONFIGS)
 def test_regressor_config_runs_on_its_data_format(name, roots):
-    networks = ["--model.init_args.regressor_channels=4", "--model.init_args.unet_depth=2"]
+    networks = ["--model.init_args.regressor_channels=4", "--model.init_args.regressor_depth=2"]
     run_fast_dev(f"{name}_regressor", data_options(name, roots), networks)
 
 
@@ -100,10 +100,10 @@ def test_regressor_config_runs_on_its_data_format(name, roots):
 def test_own_videos_with_the_shipped_human_prior(config, roots):
     """README "Your own videos": ``--data.prior mocap`` with the h36m17 skeleton, steps 1 and 2."""
     human = ["--data.prior", "mocap", "--data.skeleton", "h36m17", "--model.init_args.skeleton", "h36m17"]
-    networks = ["--model.init_args.regressor_channels=4", "--model.init_args.unet_depth=2"]
+    networks = ["--model.init_args.regressor_channels=4", "--model.init_args.regressor_depth=2"]
     if config == "my_videos":
-        gan = {"generator_channels": 4, "discriminator_channels": 4, "discriminator_layers": 2,
-               "regressor_checkpoint": "null"}  # fmt: skip
+        gan = {"generator_channels": 4, "unet_depth": 2, "discriminator_channels": 4,
+               "discriminator_layers": 2, "regressor_checkpoint": "null"}  # fmt: skip
         networks += [f"--model.init_args.{key}={value}" for key, value in gan.items()]
     run_fast_dev(config, ["--data.root", roots["my_videos"], *human], networks)
 

@@ -14,7 +14,7 @@ from kpbottleneck.nonfinite import NonFiniteError
 def test_pretraining_learns_to_invert_the_renderer(tmp_path):
     pl.seed_everything(0)
     model = KeypointRegressor(
-        skeleton="synthetic", image_size=32, regressor_channels=8, unet_depth=3, lr=3e-3
+        skeleton="synthetic", image_size=32, regressor_channels=8, regressor_depth=2, lr=3e-3
     )
     angles = torch.arange(17) * 2 * math.pi / 17
     ring = 0.5 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
@@ -34,7 +34,7 @@ def test_pretraining_learns_to_invert_the_renderer(tmp_path):
 
 
 def test_jitter_is_applied_in_training(monkeypatch):
-    model = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=4, unet_depth=2)
+    model = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2)
     seen = {}
     monkeypatch.setattr(model, "log", lambda *a, **k: None)
 
@@ -51,7 +51,7 @@ def test_jitter_is_applied_in_training(monkeypatch):
 
 def test_lr_decay_reaches_zero_at_the_last_step(tmp_path):
     model = KeypointRegressor(
-        skeleton="synthetic", image_size=32, regressor_channels=4, unet_depth=2, lr_decay=0.5
+        skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2, lr_decay=0.5
     )
     poses = torch.rand(16, 17, 2) - 0.5
     seen = []
@@ -67,7 +67,7 @@ def test_lr_decay_reaches_zero_at_the_last_step(tmp_path):
 
 
 def test_a_nan_regressor_loss_stops_pre_training_with_a_clear_error(tmp_path, monkeypatch):
-    regressor = KeypointRegressor(image_size=32, regressor_channels=4, unet_depth=2)
+    regressor = KeypointRegressor(image_size=32, regressor_channels=4, regressor_depth=2)
     monkeypatch.setattr(
         "kpbottleneck.keypoint_regressor.keypoint_mse", lambda *args: keypoint_mse(*args) * float("inf")
     )
@@ -81,7 +81,7 @@ def test_compiled_regressor_trains_like_the_eager_one_and_keeps_its_checkpoint_k
     trained = {}
     for compile in (False, True):
         pl.seed_everything(0)
-        model = KeypointRegressor(image_size=32, regressor_channels=4, unet_depth=2, compile=compile)
+        model = KeypointRegressor(image_size=32, regressor_channels=4, regressor_depth=2, compile=compile)
         loader = DataLoader([{"prior_keypoints": pose} for pose in poses], batch_size=2)
         cpu_trainer(tmp_path, max_steps=2).fit(model, loader)
         trained[compile] = model

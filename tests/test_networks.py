@@ -75,12 +75,18 @@ def test_pose_encoder_starts_from_an_almost_empty_skeleton_image():
         PoseEncoder(initial_intensity=1.0)
 
 
-@pytest.mark.parametrize("model", ["KeypointGAN", "KeypointRegressor"])
-def test_an_image_size_the_unets_cannot_halve_is_refused_when_the_model_is_built(model):
-    with pytest.raises(
-        ValueError, match=r"model\.image_size=60 must be a multiple of 2\*\*model\.unet_depth = 16"
-    ):
-        getattr(kpbottleneck, model)(image_size=60, unet_depth=4)  # before any VGG or network is built
+@pytest.mark.parametrize(
+    ("model", "depths", "option"),
+    [
+        ("KeypointGAN", {"unet_depth": 4}, "unet_depth"),
+        ("KeypointGAN", {"unet_depth": 2, "regressor_depth": 4}, "regressor_depth"),
+        ("KeypointRegressor", {"regressor_depth": 4}, "regressor_depth"),
+    ],
+)
+def test_an_image_size_the_networks_cannot_halve_is_refused_when_the_model_is_built(model, depths, option):
+    message = rf"model\.image_size=60 must be a multiple of 2\*\*model\.{option} = 16"
+    with pytest.raises(ValueError, match=message):
+        getattr(kpbottleneck, model)(image_size=60, **depths)  # before any VGG or network is built
     assert check_image_size(48, 4) == 48
 
 
@@ -105,3 +111,29 @@ def test_instance_norm_gives_channels_last_inputs_the_same_bits_back_channels_la
     assert all(torch.equal(a, b) for a, b in zip(standard_grads, channels_last_grads, strict=True))
     expected = torch.nn.functional.instance_norm(x, weight=norm.weight, bias=norm.bias)
     torch.testing.assert_close(standard, expected)
+
+
+@pytest.mark.parametrize("depth", [0, 2, 3])
+def test_regressor_heatmaps_are_coarse_by_its_depth(depth):
+    regressor = HeatmapRegressor(5, 4, depth)
+    assert regressor.heatmaps(torch.rand(2, 1, 32, 32)).shape == (2, 5, 32 // 2**depth, 32 // 2**depth)
+
+
+def test_regressor_names_its_depth_setting_when_a_size_does_not_divide():
+    with pytest.raises(ValueError, match=r"divisible by 8.*model\.regressor_depth"):
+        HeatmapRegressor(5, 4, 3)(torch.rand(1, 1, 20, 20))
+
+
+def test_regressor_strided_grid_is_the_image_grid_at_half_resolution():
+    """η's stride-2 convolutions centre each output cell on a 2x2 block of input pixels, so the soft-argmax
+    of coarse heatmaps reads coordinates of the image without an offset (align_corners=False)."""
+    regressor = HeatmapRegressor(1, 1, depth=1)
+    strided = next(m for m in regressor.net if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2))
+    box = torch.nn.Conv2d(1, 1, strided.kernel_size, strided.stride, strided.padding, bias=False)
+    torch.nn.init.ones_(box.weight)
+    image = torch.zeros(1, 1, 16, 16)
+    image[..., 6:8, 10:12] = 1.0  # a 2x2 block centred on pixel (x, y) = (10.5, 6.5)
+    with torch.no_grad():
+        read = soft_argmax(box(image) * 100.0)
+    expected = (2 * torch.tensor([10.5, 6.5]) + 1) / 16 - 1
+    torch.testing.assert_close(read[0, 0], expected)

@@ -109,6 +109,7 @@ def test_predict_command_on_the_photos(tmp_path):
               *options, "--model.init_args.perceptual_layers=[pixels]", "--data.path", str(FACES),
               "--data.image_size", "32", "--trainer.callbacks.output_dir", str(out),
               "--trainer.default_root_dir", str(tmp_path), "--trainer.accelerator", "cpu",
+              "--trainer.precision", "32-true",  # as predict_keypoints below (not the machine's bf16)
               "--trainer.enable_progress_bar", "false", "--ckpt_path", str(tmp_path / "face.ckpt")]
     )  # fmt: skip
     rows = {row["source"]: row for row in csv.DictReader((out / "keypoints.csv").open())}

@@ -53,9 +53,9 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-def check_image_size(image_size: int, depth: int) -> int:
-    """``image_size`` if U-Nets of ``depth`` down-samplings can take it, else a ``ValueError`` naming the
-    ``model.image_size`` and ``model.unet_depth`` settings (raised when a model is built, before training).
+def check_image_size(image_size: int, depth: int, option: str = "model.unet_depth") -> int:
+    """``image_size`` if networks of ``depth`` 2x down-samplings can take it, else a ``ValueError`` naming the
+    ``model.image_size`` setting and ``option``, the depth's (raised when a model is built, before training).
 
     Example:
         >>> check_image_size(64, 4)
@@ -63,8 +63,8 @@ def check_image_size(image_size: int, depth: int) -> int:
     """
     if image_size < 2**depth or image_size % 2**depth:
         raise ValueError(
-            f"model.image_size={image_size} must be a multiple of 2**model.unet_depth = {2**depth} "
-            f"(the U-Nets halve it {depth} times), e.g. {max(round(image_size / 2**depth), 1) * 2**depth}"
+            f"model.image_size={image_size} must be a multiple of 2**{option} = {2**depth} "
+            f"(the networks halve it {depth} times), e.g. {max(round(image_size / 2**depth), 1) * 2**depth}"
         )
     return image_size
 
