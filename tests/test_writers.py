@@ -83,6 +83,8 @@ def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs, monkeyp
             str(out),
             "--trainer.accelerator",
             "cpu",
+            "--trainer.precision",
+            "32-true",  # as the Python predictions it is compared with (not the machine's bf16)
             "--trainer.enable_progress_bar",
             "false",
             "--ckpt_path",
