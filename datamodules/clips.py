@@ -21,12 +21,13 @@ from torch.utils.data import Dataset
 from datamodules.augment import ColourJitter
 from datamodules.base import KeypointDataModule, OnCorrupt
 from datamodules.poses import PoseDataset
+from datamodules.prepared import PreparedFrames
 from datamodules.tps import ThinPlateSplinePairDataset
 from datamodules.video import FrameDataset, FramePairDataset, LabelledFrameDataset
 from kpbottleneck.coordinates import box_pixels_to_normalized
 from kpbottleneck.inference import crop_to_box, letterbox_box, read_image, square_box
 from kpbottleneck.skeletons import Skeleton
-from kpbottleneck.video_io import VideoReader
+from kpbottleneck.video_io import VideoIndex, VideoReader
 
 MAX_OPEN_VIDEOS = 32  # per ClipCollection, so per DataLoader worker
 
@@ -100,12 +101,24 @@ class ClipCollection:
         self.margin = margin
         self.jitter = ColourJitter(jitter) if jitter > 0 else None
         self._videos: OrderedDict[Path, VideoReader] = OrderedDict()  # most recently used last
+        # every video's index, kept when its reader is closed and sent to the loader workers with the
+        # collection: a video is indexed once per collection, however often it is evicted and met again
+        self._indices: dict[Path, VideoIndex] = {}
+        self.prepared: PreparedFrames | None = None
+
+    def use_prepared(self, folder: str | Path) -> None:
+        """Read the frames (and boxes) from the prepared split in ``folder`` (:mod:`datamodules.prepared`)
+        instead of the sources; clips skipped at preparation are left out."""
+        self.prepared = PreparedFrames(folder, [clip.source for clip in self.clips], self.image_size)
+        self.clips = self.prepared.kept(self.clips)
 
     @property
     def num_videos(self) -> int:
         return len(self.clips)
 
     def num_frames(self, video: int) -> int:
+        if self.prepared is not None:
+            return self.prepared.num_frames(video)
         clip = self.clips[video]
         if clip.frames is None and not isinstance(clip.source, tuple):
             return self._reader(clip.source).num_frames  # a whole video: counted when first needed
@@ -113,11 +126,13 @@ class ClipCollection:
 
     def _reader(self, path: Path) -> VideoReader:
         """The open reader of ``path``. At most :data:`MAX_OPEN_VIDEOS` stay open (least recently used
-        closed first): a data set of a million clips must not exhaust a worker's file descriptors."""
+        closed first): a data set of a million clips must not exhaust a worker's file descriptors. A
+        reopened video keeps the index of its first opening."""
         if path in self._videos:
             self._videos.move_to_end(path)
             return self._videos[path]
-        reader = self._videos[path] = VideoReader(path)
+        reader = self._videos[path] = VideoReader(path, self._indices.get(path))
+        self._indices[path] = reader.index
         while len(self._videos) > MAX_OPEN_VIDEOS:
             self._videos.popitem(last=False)[1].close()
         return reader
@@ -130,6 +145,8 @@ class ClipCollection:
 
     def box(self, video: int, t: int, original: Tensor | None = None) -> Tensor:
         """The crop box ``(4,)`` of frame ``t`` of clip ``video`` in its original pixels."""
+        if self.prepared is not None:
+            return self.prepared.box(video, t)
         clip = self.clips[video]
         if clip.boxes is not None:
             return clip.boxes[t]
@@ -140,9 +157,14 @@ class ClipCollection:
             original = self._original(clip, t)
         return letterbox_box(*original.shape[-2:])
 
-    def frame(self, video: int, t: int) -> Tensor:
+    def crop(self, video: int, t: int) -> tuple[Tensor, Tensor]:
+        """Frame ``t`` of clip ``video`` cropped from its source ``(3, S, S)``, and its box ``(4,)``."""
         original = self._original(self.clips[video], t)
-        image = crop_to_box(original, self.box(video, t, original), self.image_size)
+        box = self.box(video, t, original)
+        return crop_to_box(original, box, self.image_size), box
+
+    def frame(self, video: int, t: int) -> Tensor:
+        image = self.crop(video, t)[0] if self.prepared is None else self.prepared.frame(video, t)
         return image if self.jitter is None else self.jitter(image)
 
     def keypoints(self, video: int, t: int) -> Tensor:
@@ -197,7 +219,13 @@ class ClipDataModule(KeypointDataModule):
         eval_frame_stride: use every n-th frame of the validation / test / regression clips.
         jitter: albumentations colour-jitter strength of the training frames (0: none), one draw per pair.
         seed: seed of the prior cap.
+        prepared: folder of the prepared frames (:mod:`datamodules.prepared`; one subfolder per split,
+            written by ``python -m datamodules.prepare``): the frames are read from there instead of the
+            videos and images (``None``: from the sources).
     """
+
+    #: the splits whose frames are read (the prior's poses need none)
+    frame_splits: tuple[str, ...] = ("train", "val", "test", "regression")
 
     still_images: bool = False
     pairs_per_clip: bool = False  # one random pair per clip and epoch (sources with very many clips)
@@ -216,9 +244,11 @@ class ClipDataModule(KeypointDataModule):
         on_corrupt: OnCorrupt = "skip",
         prior_only: bool = False,
         seed: int = 0,
+        prepared: str | None = None,
     ) -> None:
         super().__init__(skeleton, image_size, batch_size, num_workers, on_corrupt, prior_only)
         self.root = Path(root)
+        self.prepared = None if prepared is None else Path(prepared)
         self.window = tuple(window)
         self.max_prior_samples = max_prior_samples
         self.eval_frame_stride = eval_frame_stride
@@ -246,8 +276,13 @@ class ClipDataModule(KeypointDataModule):
             self._clips[split] = clips
         return self._clips[split]
 
-    def collection(self, split: str, jitter: float = 0.0) -> ClipCollection:
-        return ClipCollection(self.clips(split), self.image_size, jitter=jitter)
+    def collection(self, split: str, jitter: float = 0.0, prepared: bool = True) -> ClipCollection:
+        """The clips of ``split``, with their frames from the prepared folder when there is one (and
+        ``prepared``) and the split has frames."""
+        collection = ClipCollection(self.clips(split), self.image_size, jitter=jitter)
+        if prepared and self.prepared is not None and split in self.frame_splits:
+            collection.use_prepared(self.prepared / split)
+        return collection
 
     def prior_poses(self) -> tuple[Tensor, Tensor | None]:
         """Prior poses ``(N, K, 2)`` normalised to their boxes and visibility ``(N, K)`` (``None``: all)."""

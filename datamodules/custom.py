@@ -37,7 +37,7 @@ from datamodules.mocap import MOCAP, mocap_prior
 from kpbottleneck.coordinates import box_pixels_to_normalized
 from kpbottleneck.inference import letterbox_box, square_box
 from kpbottleneck.skeletons import H36M17, Skeleton
-from kpbottleneck.video_io import VIDEO_SUFFIXES, VideoReader
+from kpbottleneck.video_io import VIDEO_SUFFIXES, index_video
 
 
 def folder_clips(root: Path) -> list[Clip]:
@@ -60,7 +60,7 @@ def frame_size(source: Path) -> tuple[int, int]:
     """``(H, W)`` of an image file, or of the frames of a video file (read once per file: a labels file
     names the same video on many rows)."""
     if source.suffix.lower() in VIDEO_SUFFIXES:
-        return VideoReader(source).size
+        return index_video(source).size
     with Image.open(source) as image:
         return image.height, image.width
 

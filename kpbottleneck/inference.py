@@ -85,10 +85,12 @@ def crop_to_box(image: Tensor, box: Tensor, size: int) -> Tensor:
     if x1 - x0 != y1 - y0 or x1 <= x0:
         raise ValueError(f"crop box {box.tolist()} must be a non-empty square")
     height, width = image.shape[-2:]
-    padding = (max(0, -x0), max(0, x1 - width), max(0, -y0), max(0, y1 - height))
-    padded = F.pad(image, padding)
-    square = padded[:, y0 + padding[2] : y1 + padding[2], x0 + padding[0] : x1 + padding[0]]
+    # the part of the box inside the image, then the black outside (pads the crop, not the whole frame)
+    inside = image[:, max(y0, 0) : max(min(y1, height), 0), max(x0, 0) : max(min(x1, width), 0)]
     side = x1 - x0
+    left, top = min(max(0, -x0), side), min(max(0, -y0), side)
+    padding = (left, side - left - inside.shape[-1], top, side - top - inside.shape[-2])
+    square = F.pad(inside, padding)
     resized = F.interpolate(square[None], size=(size, size), mode="bilinear", antialias=side > size)
     return resized[0].clamp(0, 1)
 

@@ -2,18 +2,25 @@
 
 DESIGN: PyAV, because its wheels bundle FFmpeg (nothing to install on a fresh machine), it exposes
 container seeking, and torchvision ≥ 0.24 no longer decodes video. Frame ``t`` of :class:`VideoReader` is,
-by definition, the ``t``-th frame that a plain sequential decode of the file gives. Timestamps cannot
-define it: AVI files with packed B-frames (as many cameras write) carry none that can be trusted, and a
-variable frame rate leaves no arithmetic between index and time. So the reader decodes the file once when
-it is opened (decoding only, no colour conversion) and keeps the position of every key frame in that
-order; frame ``t`` is then read by seeking to the last key frame at or before position ``t`` and decoding
-forward, counting frames from the key frame. Reading frames in increasing order continues decoding
-instead of seeking again, so a whole clip costs one decode pass after the opening one.
+by definition, the ``t``-th frame that a plain sequential decode of the file gives; a decoder gives its
+frames in presentation-timestamp order. So a :class:`VideoIndex` (the frame count and the position and
+timestamp of every key frame) is read from the packets alone, without decoding (:func:`index_video`):
+the ``t``-th frame is the packet with the ``t``-th smallest timestamp. That holds for B-frames in any
+container whose demuxer gives presentation timestamps (MP4, MKV, and FFmpeg's AVI demuxer, which
+rebuilds them) and for variable frame rates (only the order of the timestamps is used). Where the packets
+cannot give the order (a packet without a timestamp, or two with the same one), the file is indexed by
+decoding it once instead, and a warning names it. Frame ``t`` is then read by seeking to the last key
+frame at or before position ``t`` and decoding forward, counting frames from the key frame. Reading
+frames in increasing order continues decoding instead of seeking again, so a whole clip costs one
+decode pass.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
+import warnings
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -33,37 +40,105 @@ def _timestamp(frame: Any) -> int | None:
     return frame.pts if frame.pts is not None else frame.dts
 
 
+@dataclass(frozen=True)
+class VideoIndex:
+    """What random access to a video needs, computed once per file (module docstring).
+
+    Attributes:
+        num_frames: frames in a sequential decode.
+        key_frames: ``(position, timestamp)`` of each key frame, by position.
+        fps: the stream's average (or guessed) frame rate.
+        size: ``(height, width)`` of the frames.
+        method: ``"packets"`` (read from the demuxed packets) or ``"decoding"`` (the fallback).
+    """
+
+    num_frames: int
+    key_frames: tuple[tuple[int, int | None], ...]
+    fps: float
+    size: tuple[int, int]
+    method: str
+
+
+def _packet_key_frames(container: Any, stream: Any) -> tuple[int, list[tuple[int, int | None]]] | None:
+    """``(count, key frames)`` from the packets' timestamps, or ``None`` when they cannot give the order."""
+    timestamps, keys = [], []
+    for packet in container.demux(stream):
+        if packet.size == 0:  # the flush packet at the end
+            continue
+        if packet.pts is None:
+            return None
+        timestamps.append(packet.pts)
+        if packet.is_keyframe:
+            keys.append(packet.pts)
+    order = sorted(timestamps)
+    if any(a == b for a, b in itertools.pairwise(order)):
+        return None
+    position = {timestamp: rank for rank, timestamp in enumerate(order)}
+    return len(order), sorted((position[timestamp], timestamp) for timestamp in keys)
+
+
+def _decoded_key_frames(container: Any, stream: Any) -> tuple[int, list[tuple[int, int | None]]]:
+    count, keys = 0, []
+    for decoded in container.decode(stream):
+        if decoded.key_frame:
+            keys.append((count, _timestamp(decoded)))
+        count += 1
+    return count, keys
+
+
+def index_video(path: str | Path) -> VideoIndex:
+    """The :class:`VideoIndex` of a video file: from its packets, or by decoding it where they cannot give
+    the frame order (a warning says so).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for one that holds
+    no decodable video stream or no frames.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video file {path} does not exist")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ValueError(f"video file {path} has no video stream")
+            stream = container.streams.video[0]
+            found, method = _packet_key_frames(container, stream), "packets"
+            if found is None or (found[0] and not found[1]):
+                warnings.warn(
+                    f"video file {path}: its packets do not give the frame order (missing or repeated "
+                    "timestamps); indexing it by decoding the whole file",
+                    stacklevel=2,
+                )
+                container.seek(0, stream=stream)
+                found, method = _decoded_key_frames(container, stream), "decoding"
+            fps = float(stream.average_rate or stream.guessed_rate or 25)
+            size = (stream.codec_context.height, stream.codec_context.width)
+    except av.FFmpegError as error:
+        raise ValueError(f"video file {path} cannot be decoded: {error}") from error
+    count, keys = found
+    if not count:
+        raise ValueError(f"video file {path} has no frames")
+    return VideoIndex(count, tuple(keys), fps, size, method)
+
+
 class VideoReader:
     """Frames of one video file as ``(3, H, W)`` float tensors in [0, 1], indexed by their position in a
     sequential decode (module docstring).
 
-    Picklable (the file is reopened in each DataLoader worker). Raises ``FileNotFoundError`` for a
-    missing file and ``ValueError`` naming the file for one that holds no decodable video stream.
+    Args:
+        path: the video file.
+        index: its :class:`VideoIndex`, when already computed (a reader reopened after being closed, or in
+            another process); default: :func:`index_video`.
+
+    Picklable (the file is reopened in each DataLoader worker; the index travels). Raises
+    ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for one that holds no
+    decodable video stream.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, index: VideoIndex | None = None) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"video file {self.path} does not exist")
-        #: ``(position, timestamp)`` of each key frame, in decode-output order
-        self.key_frames: list[tuple[int, int | None]] = []
-        count = 0
-        try:
-            with av.open(str(self.path)) as container:
-                if not container.streams.video:
-                    raise ValueError(f"video file {self.path} has no video stream")
-                stream = container.streams.video[0]
-                for decoded in container.decode(stream):
-                    if decoded.key_frame:
-                        self.key_frames.append((count, _timestamp(decoded)))
-                    count += 1
-                self.fps = float(stream.average_rate or stream.guessed_rate or 25)
-                self.size = (stream.codec_context.height, stream.codec_context.width)
-        except av.FFmpegError as error:
-            raise ValueError(f"video file {self.path} cannot be decoded: {error}") from error
-        if not count:
-            raise ValueError(f"video file {self.path} has no frames")
-        self.num_frames = count
+        self.index = index_video(self.path) if index is None else index
+        self.key_frames = list(self.index.key_frames)
+        self.num_frames, self.fps, self.size = self.index.num_frames, self.index.fps, self.index.size
         self._container: Any = None
         self._frames: Any = None
         self._last = -1  # position of the frame that self._frames gave last

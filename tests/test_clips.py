@@ -107,3 +107,23 @@ def test_a_thousand_clips_are_read_within_256_file_descriptors(tmp_path):
     run = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["1000", "32"]  # every clip read, at most 32 open at the end
+
+
+def test_an_evicted_video_is_reopened_without_indexing_it_again(tmp_path, monkeypatch):
+    import pickle
+
+    from datamodules import clips as clips_module
+    from kpbottleneck import video_io
+
+    videos = [write_video(tmp_path / f"{name}.mp4", 8, 16, 16, seed=seed) for seed, name in enumerate("abc")]
+    indexed = []
+    index_video = video_io.index_video
+    monkeypatch.setattr(video_io, "index_video", lambda path: indexed.append(path) or index_video(path))
+    monkeypatch.setattr(clips_module, "MAX_OPEN_VIDEOS", 1)
+    collection = ClipCollection([Clip(video) for video in videos], image_size=8)
+    first = [collection.frame(v, 2) for v in (0, 1, 2)]  # each opening evicts the one before
+    again = [collection.frame(v, 2) for v in (0, 1, 2, 0)]
+    assert len(indexed) == 3 and len(collection._videos) == 1
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=False))
+    worker = pickle.loads(pickle.dumps(collection))  # as a DataLoader worker receives it
+    assert torch.equal(worker.frame(1, 5), collection.frame(1, 5)) and len(indexed) == 3

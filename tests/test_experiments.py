@@ -1,6 +1,7 @@
 """Every experiment config parses and runs a `fast_dev_run` fit on a tiny copy of its data set, written in
 the data set's real on-disk format (smaller images and batches than the paper's, same everything else)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import real_formats as rf
 import torch
 import yaml
 
+from datamodules.prepare import main as prepare_main
 from kpbottleneck.cli import KeypointCLI
 
 
@@ -79,14 +81,29 @@ def run_fast_dev(config, options, model_options):
     )  # fmt: skip
 
 
+WIDTHS = {"generator_channels": 4, "regressor_channels": 4, "discriminator_channels": 4, "unet_depth": 2,
+          "discriminator_layers": 2}  # fmt: skip
+TINY_GAN = [f"--model.init_args.{key}={value}" for key, value in WIDTHS.items()] + [
+    "--model.init_args.regressor_checkpoint", "null", "--model.init_args.init_checkpoint", "null"
+]  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", GAN_CONFIGS)
 def test_gan_config_runs_on_its_data_format(name, roots):
-    widths = {"generator_channels": 4, "regressor_channels": 4, "discriminator_channels": 4, "unet_depth": 2,
-              "discriminator_layers": 2}  # fmt: skip
-    networks = [f"--model.init_args.{key}={value}" for key, value in widths.items()]
-    starts = ["--model.init_args.regressor_checkpoint", "null", "--model.init_args.init_checkpoint", "null"]
-    run_fast_dev(name, data_options(name, roots), [*networks, *starts])
+    run_fast_dev(name, data_options(name, roots), TINY_GAN)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [name for name in GAN_CONFIGS if name != "h36m_3dhp_prior"])  # (h36m's data)
+def test_gan_config_trains_from_its_prepared_frames(name, roots, tmp_path, capsys):
+    """``python -m datamodules.prepare`` with the training command's arguments, then the fit from them."""
+    options = [*data_options(name, roots), "--data.init_args.prepared", str(tmp_path / "prepared")]
+    prepare_main(["--config", str(EXPERIMENTS / f"{name}.yaml"), *map(str, options),
+                  "--model.init_args.image_size", "32", *TINY_GAN])  # fmt: skip
+    splits = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert splits[0]["split"] == "train" and all(split["frames"] > 0 for split in splits)
+    run_fast_dev(name, options, TINY_GAN)
 
 
 @pytest.mark.parametrize("name", REGRESSOR_CONFIGS)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from kpbottleneck.video_io import VideoReader, VideoWriter
+from kpbottleneck import video_io
+from kpbottleneck.video_io import VideoReader, VideoWriter, index_video
 
 
 def _frames(count=40, height=24, width=32):
@@ -50,6 +51,7 @@ def test_reader_pickles_for_dataloader_workers(video):
     reader = VideoReader(video)
     reader.frame(3)
     copy = pickle.loads(pickle.dumps(reader))
+    assert copy.index == reader.index
     assert torch.allclose(copy.frame(7), reader.frame(7))
 
 
@@ -109,7 +111,33 @@ def test_every_index_is_the_frame_of_a_sequential_decode(
         expected = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     reader = VideoReader(path)
     assert reader.num_frames == len(expected) == 60
+    assert reader.index.method == "packets"
     order = [*range(60), *torch.randperm(60, generator=torch.Generator().manual_seed(0)).tolist(), 59, 0]
     for index in order:
         got = (reader.frame(index) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
         np.testing.assert_array_equal(got, expected[index], err_msg=f"{name}: frame {index}")
+
+
+def test_opening_a_video_reads_its_packets_and_decodes_nothing(tmp_path, monkeypatch):
+    path = _encode(tmp_path / "h264.mp4", "libx264")
+    with av.open(str(path)) as container:
+        decoded = [(t, frame.pts) for t, frame in enumerate(container.decode(video=0)) if frame.key_frame]
+
+    def no_decoding(*args):
+        raise AssertionError("the video was decoded to index it")
+
+    monkeypatch.setattr(video_io, "_decoded_key_frames", no_decoding)
+    index = index_video(path)
+    assert index.num_frames == 60 and index.method == "packets" and index.size == (48, 64)
+    assert list(index.key_frames) == decoded and len(decoded) > 2  # positions in decode output, timestamps
+
+
+def test_packets_that_cannot_give_the_order_fall_back_to_decoding_and_say_so(tmp_path, monkeypatch):
+    path = _encode(tmp_path / "mpeg4_b_frames.avi", "mpeg4", "avi")
+    expected = index_video(path)
+    monkeypatch.setattr(video_io, "_packet_key_frames", lambda container, stream: None)
+    with pytest.warns(UserWarning, match=r"mpeg4_b_frames\.avi: its packets do not give the frame order"):
+        reader = VideoReader(path)
+    assert reader.index.method == "decoding"
+    assert (reader.num_frames, reader.index.key_frames) == (expected.num_frames, expected.key_frames)
+    assert torch.equal(reader.frame(40), VideoReader(path, expected).frame(40))
