@@ -100,6 +100,34 @@ def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs, monkeyp
     )
 
 
+def test_predict_command_from_the_checkpoint_alone(tmp_path, media, tiny_gan_kwargs, monkeypatch):
+    """No config and no model options: the model, its sizes and its weights come from ``--ckpt_path``, the
+    writer and the media data module from the packaged defaults of ``predict``."""
+    monkeypatch.chdir(tmp_path)
+    model = KeypointGAN(**tiny_gan_kwargs)
+    trainer = cpu_trainer(tmp_path)
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    KeypointCLI(
+        args=["predict", "--ckpt_path", str(tmp_path / "model.ckpt"), "--data.path", str(media),
+              "--trainer.accelerator", "cpu", "--trainer.precision", "32-true",
+              "--trainer.enable_progress_bar", "false"]
+    )  # fmt: skip
+    rows = list(csv.DictReader((tmp_path / "predictions" / "keypoints.csv").open()))
+    assert len(rows) == 5 and rows[1]["source"].endswith("b.jpg")
+    expected = model.predict_keypoints(media / "b.jpg")[0]
+    got = [[float(rows[1][f"{name}_{axis}"]) for axis in "xy"] for name in model.skeleton.keypoint_names]
+    assert torch.allclose(torch.tensor(got), expected, atol=1e-3)
+
+
+def test_predict_command_names_a_missing_or_classless_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"--ckpt_path: checkpoint .*nothing\.ckpt does not exist"):
+        KeypointCLI(args=["predict", "--ckpt_path", str(tmp_path / "nothing.ckpt"), "--data.path", "."])
+    torch.save({"hyper_parameters": {"lr": 1.0}, "state_dict": {}}, tmp_path / "bare.ckpt")
+    with pytest.raises(ValueError, match=r"bare\.ckpt does not record its model class .* give --config"):
+        KeypointCLI(args=["predict", "--ckpt_path", str(tmp_path / "bare.ckpt"), "--data.path", "."])
+
+
 def test_output_names_keep_sources_apart():
     assert frame_stem("dir/a.png", 0, is_video=False) != frame_stem("dir/a.jpg", 0, is_video=False)
     assert frame_stem("dir/clip.mp4", 42, is_video=True) == "clip_mp4_000042"
