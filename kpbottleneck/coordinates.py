@@ -21,26 +21,49 @@ def _size_tensor(size: tuple[int, int], like: Tensor) -> Tensor:
 
 
 def pixels_to_normalized(keypoints: Tensor, size: tuple[int, int]) -> Tensor:
-    """Map pixel coordinates ``(..., 2)`` (x, y) of an image of ``size = (H, W)`` to ``[-1, 1]``."""
+    """Map pixel coordinates ``(..., 2)`` (x, y) of an image of ``size = (H, W)`` to ``[-1, 1]``.
+
+    Example: the centres of the first and last pixel of a 4-wide, 2-high image.
+        >>> pixels_to_normalized(torch.tensor([[0.0, 0.0], [3.0, 1.0]]), (2, 4))
+        tensor([[-0.7500, -0.5000],
+                [ 0.7500,  0.5000]])
+    """
     wh = _size_tensor(size, keypoints)
     return (2.0 * keypoints + 1.0) / wh - 1.0
 
 
 def normalized_to_pixels(keypoints: Tensor, size: tuple[int, int]) -> Tensor:
-    """Inverse of :func:`pixels_to_normalized`: ``[-1, 1]`` (x, y) to pixel coordinates of ``(H, W)``."""
+    """Inverse of :func:`pixels_to_normalized`: ``[-1, 1]`` (x, y) to pixel coordinates of ``(H, W)``.
+
+    Example: the image's corners are pixel edges, half a pixel outside the first and last centres.
+        >>> normalized_to_pixels(torch.tensor([[-1.0, -1.0], [1.0, 1.0]]), (2, 4))
+        tensor([[-0.5000, -0.5000],
+                [ 3.5000,  1.5000]])
+    """
     wh = _size_tensor(size, keypoints)
     return ((keypoints + 1.0) * wh - 1.0) / 2.0
 
 
 def normalized_to_unit(keypoints: Tensor) -> Tensor:
-    """Map ``[-1, 1]`` coordinates to ``[0, 1]`` (fractions of the image size), as benchmarks report."""
+    """Map ``[-1, 1]`` coordinates to ``[0, 1]`` (fractions of the image size), as benchmarks report.
+
+    Example:
+        >>> normalized_to_unit(torch.tensor([-1.0, 0.0, 0.5]))
+        tensor([0.0000, 0.5000, 0.7500])
+    """
     return (keypoints + 1.0) / 2.0
 
 
 def pixel_centre_grid(
     size: tuple[int, int], device: torch.device | None = None, dtype: torch.dtype = torch.float32
 ) -> Tensor:
-    """Normalised (x, y) coordinates of every pixel centre of an ``(H, W)`` image, shape ``(H, W, 2)``."""
+    """Normalised (x, y) coordinates of every pixel centre of an ``(H, W)`` image, shape ``(H, W, 2)``.
+
+    Example: a 1-high, 2-wide image.
+        >>> pixel_centre_grid((1, 2))
+        tensor([[[-0.5000,  0.0000],
+                 [ 0.5000,  0.0000]]])
+    """
     height, width = size
     xs = (2.0 * torch.arange(width, device=device, dtype=dtype) + 1.0) / width - 1.0
     ys = (2.0 * torch.arange(height, device=device, dtype=dtype) + 1.0) / height - 1.0
@@ -54,6 +77,12 @@ def normalized_to_box_pixels(keypoints: Tensor, boxes: Tensor) -> Tensor:
     ``boxes`` ``(B, 4)`` = ``(x0, y0, x1, y1)`` is the region of the original that was resized to the
     network input, in pixel *edges* (the whole image is ``(0, 0, W, H)``; a box may reach outside it where
     the input was padded). With the whole image as the box this is :func:`normalized_to_pixels`.
+
+    Example: the crop's centre, and its top-left corner (a pixel edge), for the 20-px box at (10, 20).
+        >>> box = torch.tensor([[10.0, 20.0, 30.0, 40.0]])
+        >>> normalized_to_box_pixels(torch.tensor([[[0.0, 0.0], [-1.0, -1.0]]]), box)
+        tensor([[[19.5000, 29.5000],
+                 [ 9.5000, 19.5000]]])
     """
     boxes = boxes.to(keypoints)
     origin, extent = boxes[:, None, :2], (boxes[:, 2:] - boxes[:, :2])[:, None]
@@ -61,7 +90,12 @@ def normalized_to_box_pixels(keypoints: Tensor, boxes: Tensor) -> Tensor:
 
 
 def box_pixels_to_normalized(keypoints: Tensor, boxes: Tensor) -> Tensor:
-    """Inverse of :func:`normalized_to_box_pixels`: original pixels ``(B, K, 2)`` to the crop's [-1, 1]."""
+    """Inverse of :func:`normalized_to_box_pixels`: original pixels ``(B, K, 2)`` to the crop's [-1, 1].
+
+    Example: the first pixel centre of the box at (10, 20), of side 20.
+        >>> box_pixels_to_normalized(torch.tensor([[[10.0, 20.0]]]), torch.tensor([[10.0, 20, 30, 40]]))
+        tensor([[[-0.9500, -0.9500]]])
+    """
     boxes = boxes.to(keypoints)
     origin, extent = boxes[:, None, :2], (boxes[:, 2:] - boxes[:, :2])[:, None]
     return 2.0 * (keypoints + 0.5 - origin) / extent - 1.0

@@ -39,6 +39,12 @@ def project_to_segments(points: Tensor, start: Tensor, end: Tensor) -> tuple[Ten
 
     Returns the projection parameter ``t`` ``(...)`` in [0, 1] and the residual ``points - s``
     ``(..., 2)``, where ``s = start + t (end - start)``. A degenerate segment gives ``t = 0``.
+
+    Example: above the middle of a segment, and beyond its end.
+        >>> points = torch.tensor([[0.0, 1.0], [3.0, 0.0]])
+        >>> project_to_segments(points, torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0]))
+        (tensor([0.5000, 1.0000]), tensor([[0., 1.],
+                [2., 0.]]))
     """
     direction = end - start
     offset = points - start
@@ -118,6 +124,11 @@ def segment_distance(keypoints: Tensor, edges: Tensor, size: tuple[int, int], ch
 
     Returns:
         ``(B, H, W)`` squared distances in normalised units, differentiable w.r.t. ``keypoints``.
+
+    Example: a horizontal segment through the middle of a 2-high, 1-wide image (pixel centres at y = ±0.5).
+        >>> segment_distance(torch.tensor([[[-0.5, 0.0], [0.5, 0.0]]]), torch.tensor([[0, 1]]), (2, 1))
+        tensor([[[0.2500],
+                 [0.2500]]])
     """
     if keypoints.ndim != 3 or keypoints.shape[-1] != 2:
         raise ValueError(f"keypoints must have shape (B, K, 2), got {tuple(keypoints.shape)}")
@@ -140,7 +151,12 @@ def _checked_edges(edges: Tensor, num_keypoints: int) -> Tensor:
 
 
 def apply_falloff(distance2: Tensor, sigma: float, falloff: Falloff) -> Tensor:
-    """Turn squared distances into skeleton intensities in [0, 1]."""
+    """Turn squared distances into skeleton intensities in [0, 1].
+
+    Example: on the line, and σ away from it (``"gaussian"``: 1/e).
+        >>> apply_falloff(torch.tensor([0.0, 0.04]), 0.2, "gaussian")
+        tensor([1.0000, 0.3679])
+    """
     if falloff == "gaussian":
         return torch.exp(-distance2 / sigma**2)
     if falloff == "exponential":
@@ -168,6 +184,12 @@ def render_skeleton(
 
     Returns:
         ``(B, 1, H, W)`` image in [0, 1], differentiable w.r.t. ``keypoints``.
+
+    Example: the segment of :func:`segment_distance`'s example, with σ = 0.5 (d² = σ² at both pixels).
+        >>> keypoints = torch.tensor([[[-0.5, 0.0], [0.5, 0.0]]])
+        >>> render_skeleton(keypoints, torch.tensor([[0, 1]]), (2, 1), sigma=0.5, falloff="gaussian")
+        tensor([[[[0.3679],
+                  [0.3679]]]])
     """
     return apply_falloff(segment_distance(keypoints, edges, size, chunk_size), sigma, falloff)[:, None]
 
@@ -177,6 +199,12 @@ class SkeletonRenderer(nn.Module):
 
     The edges are checked and the pixel grid is built once, here, so a call launches only the rendering
     itself (no host synchronisation, no allocation that could be kept).
+
+    Example:
+        >>> renderer = SkeletonRenderer("synthetic", 32)
+        >>> image = renderer(torch.zeros(2, 17, 2))  # every keypoint at the centre: a dot
+        >>> image.shape, round(float(image.max()), 2)  # nearest pixel centres √2/32 away: exp(-0.0442 / 0.2²)
+        (torch.Size([2, 1, 32, 32]), 0.33)
     """
 
     edges: Tensor

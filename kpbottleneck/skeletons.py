@@ -59,6 +59,11 @@ class Skeleton:
         edges: ``(i, j)`` index pairs that the renderer draws as segments.
         flip_pairs: ``(left, right)`` index pairs exchanged by a horizontal flip.
         normalizer: two keypoint indices whose distance normalises the error (``None``: image size).
+
+    Example: a three-point arm; a horizontal flip exchanges the two hands.
+        >>> arm = Skeleton("arm", ("left_hand", "neck", "right_hand"), ((0, 1), (1, 2)), ((0, 2),))
+        >>> arm.num_keypoints, arm.flip_permutation, arm.index("neck")
+        (3, (2, 1, 0), 1)
     """
 
     name: str
@@ -323,7 +328,12 @@ SKELETONS: dict[str, Skeleton] = {
 
 
 def get_skeleton(skeleton: str | Skeleton) -> Skeleton:
-    """The built-in skeleton called ``skeleton``, or ``skeleton`` itself when it already is one."""
+    """The built-in skeleton called ``skeleton``, or ``skeleton`` itself when it already is one.
+
+    Example:
+        >>> get_skeleton("face68").num_keypoints, get_skeleton("face68").normalizer
+        (68, (36, 45))
+    """
     if isinstance(skeleton, Skeleton):
         return skeleton
     try:
@@ -337,7 +347,17 @@ def get_skeleton(skeleton: str | Skeleton) -> Skeleton:
 def check_data_skeleton(model: Skeleton, trainer: Any) -> None:
     """Raise a ``ValueError``, before any training, when the Trainer's data module provides poses of
     another skeleton than the model's ``model`` (its prior and labels would be read as the wrong joints).
-    Data modules without a ``skeleton`` (images to predict on) are not checked."""
+    Data modules without a ``skeleton`` (images to predict on) are not checked.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> trainer = SimpleNamespace(datamodule=SimpleNamespace(skeleton=get_skeleton("synthetic")))
+        >>> check_data_skeleton(get_skeleton("synthetic"), trainer)  # the same: nothing to say
+        >>> check_data_skeleton(get_skeleton("face68"), trainer)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: the data module's poses are of skeleton 'synthetic' (17 keypoints) and ...
+    """
     data = getattr(getattr(trainer, "datamodule", None), "skeleton", None)
     if data is not None and (data.name, data.num_keypoints) != (model.name, model.num_keypoints):
         raise ValueError(
