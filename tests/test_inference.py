@@ -5,7 +5,14 @@ from PIL import Image
 from torchvision.utils import save_image
 
 from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels, pixels_to_normalized
-from kpbottleneck.inference import as_image_tensors, letterbox, letterbox_batch, move_keypoints, read_image
+from kpbottleneck.inference import (
+    as_image_tensors,
+    crop_to_box,
+    letterbox,
+    letterbox_batch,
+    move_keypoints,
+    read_image,
+)
 from kpbottleneck.skeletons import SYNTHETIC
 
 
@@ -92,3 +99,16 @@ def test_move_keypoints_moves_only_the_named_ones():
     assert moved.abs().sum() == 8.0 and keypoints.abs().sum() == 0
     with pytest.raises(KeyError, match=r"left_wing.*head_top"):
         move_keypoints(keypoints, SYNTHETIC, {"left_wing": (1.0, 0.0)})
+
+
+def test_crop_to_box_pads_what_lies_outside_the_image_black():
+    image = torch.arange(1.0, 73.0).reshape(3, 4, 6) / 72  # every pixel its own value
+    crop = crop_to_box(image, torch.tensor([-2.0, -1.0, 2.0, 3.0]), 4)  # 4 px: no resampling
+    expected = torch.zeros(3, 4, 4)
+    expected[:, 1:, 2:] = image[:, :3, :2]  # 2 columns left of the image and 1 row above it are black
+    assert torch.equal(crop, expected)
+    inside = crop_to_box(image, torch.tensor([2.0, 0.0, 6.0, 4.0]), 4)
+    assert torch.equal(inside, image[:, :, 2:])
+    assert torch.equal(crop_to_box(image, torch.tensor([10.0, 10.0, 14.0, 14.0]), 4), torch.zeros(3, 4, 4))
+    with pytest.raises(ValueError, match=r"must be a non-empty square"):
+        crop_to_box(image, torch.tensor([0.0, 0.0, 4.0, 3.0]), 4)
