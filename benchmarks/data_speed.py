@@ -157,7 +157,7 @@ def random_access(files: list[Path], samples: int) -> tuple[float, float]:
     start = time.perf_counter()
     for video, t in picks:
         reader, container = readers[video], containers[video]
-        position, timestamp = max(key for key in reader.key_frames if key[0] <= t)
+        position, timestamp = max(key for key in reader.index.key_frames if key[0] <= t)
         stream = container.streams.video[0]
         container.seek(timestamp or 0, stream=stream, backward=True)
         for count, frame in enumerate(container.decode(stream), position):

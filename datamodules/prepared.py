@@ -139,8 +139,10 @@ class PreparedFrames:
                 f"module's is {image_size}; {again}"
             )
         names = [_source_name(source) for source in sources]
-        kept = [clip["source"] if clip else name for clip, name in zip(index["clips"], names, strict=False)]
-        if len(index["clips"]) != len(names) or kept != names:
+        same = len(index["clips"]) == len(names) and all(
+            clip is None or clip["source"] == name for clip, name in zip(index["clips"], names, strict=True)
+        )  # (a skipped clip's name is not recorded)
+        if not same:
             raise ValueError(
                 f"prepared frames {self.folder}: prepared from {len(index['clips'])} other clips than the "
                 f"data module's {len(names)}; {again}"

@@ -137,11 +137,22 @@ class VideoReader:
     def __init__(self, path: str | Path, index: VideoIndex | None = None) -> None:
         self.path = Path(path)
         self.index = index_video(self.path) if index is None else index
-        self.key_frames = list(self.index.key_frames)
-        self.num_frames, self.fps, self.size = self.index.num_frames, self.index.fps, self.index.size
         self._container: Any = None
         self._frames: Any = None
         self._last = -1  # position of the frame that self._frames gave last
+
+    @property
+    def num_frames(self) -> int:
+        return self.index.num_frames
+
+    @property
+    def fps(self) -> float:
+        return self.index.fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` of the frames."""
+        return self.index.size
 
     def __len__(self) -> int:
         return self.num_frames
@@ -170,7 +181,8 @@ class VideoReader:
         if self._container is None:
             self._container = av.open(str(self.path))
         stream = self._container.streams.video[0]
-        position, timestamp = self.key_frames[bisect.bisect_right(self.key_frames, (index, float("inf"))) - 1]
+        key_frames = self.index.key_frames
+        position, timestamp = key_frames[bisect.bisect_right(key_frames, (index, float("inf"))) - 1]
         if position == 0 or timestamp is None:
             self._restart(stream)
             return
