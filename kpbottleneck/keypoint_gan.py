@@ -29,6 +29,7 @@ from kpbottleneck.inference import ImageLike, letterbox_batch, move_keypoints
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
+    discriminator_accuracy,
     keypoint_mse,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
@@ -69,6 +70,11 @@ class KeypointGAN(pl.LightningModule):
            L_G = λ · (D(y) − 1)² + w · Γ(x̂, x)  [+ cycle] [+ η fine-tuning]
 
     2. discriminator: ``½ (D(β(p̄)) − 1)² + ½ D(y)²`` with y detached.
+
+    Logged each step: every loss term (``train/loss_*``) and D's accuracy on the prior's skeletons and on
+    the predicted ones it was shown (``train/discriminator_accuracy_prior`` / ``_predicted``,
+    :func:`~kpbottleneck.losses.discriminator_accuracy`): both near 1 for long means D wins outright and the
+    adversarial term no longer guides Φ.
 
     DESIGN (where the paper is silent, following the original implementation):
 
@@ -507,6 +513,7 @@ class KeypointGAN(pl.LightningModule):
             real, fake = zip(*(score.split(sizes) for score in scores), strict=True)
             losses["discriminator"] = lsgan_discriminator_loss(real, fake)
             discriminator_norm = self._step(opt_d, losses["discriminator"])
+        accuracy = dict(zip(("prior", "predicted"), discriminator_accuracy(real, fake), strict=True))
         for scheduler in self._schedulers():
             scheduler.step()
 
@@ -518,7 +525,9 @@ class KeypointGAN(pl.LightningModule):
             self.nonfinite.record(watched, step)
 
         self.log_dict(
-            {f"train/loss_{name}": value.detach() for name, value in losses.items()}, prog_bar=False
+            {f"train/loss_{name}": value.detach() for name, value in losses.items()}
+            | {f"train/discriminator_accuracy_{side}": value for side, value in accuracy.items()},
+            prog_bar=False,
         )
 
     def configure_optimizers(self) -> Any:

@@ -43,6 +43,27 @@ def lsgan_generator_loss(fake_scores: Tensor | Sequence[Tensor]) -> Tensor:
     return torch.stack([(f - 1.0).pow(2).mean() for f in _as_list(fake_scores)]).mean()
 
 
+def discriminator_accuracy(
+    real_scores: Tensor | Sequence[Tensor], fake_scores: Tensor | Sequence[Tensor]
+) -> tuple[Tensor, Tensor]:
+    """D's accuracy ``(on real, on fake)``: the fractions of its patch scores on the side of ½ that the LSGAN
+    targets (1 real, 0 fake) put them, each averaged over discriminator scales.
+
+    A signal for reading a run, not a loss: accuracies near 1 on both sides mean D tells the prior's
+    skeletons from the predicted ones outright (the generator's adversarial term then carries little
+    information); near ½ means it cannot.
+
+    Example:
+        >>> real, fake = torch.tensor([0.9, 0.7, 0.2, 0.6]), torch.tensor([0.1, 0.8])
+        >>> discriminator_accuracy(real, fake)
+        (tensor(0.7500), tensor(0.5000))
+    """
+    real, fake = _as_list(real_scores), _as_list(fake_scores)
+    on_real = torch.stack([(r.detach() > 0.5).float().mean() for r in real]).mean()
+    on_fake = torch.stack([(f.detach() < 0.5).float().mean() for f in fake]).mean()
+    return on_real, on_fake
+
+
 PIXELS = "pixels"
 #: The original implementation's taps: the image itself and conv{1..5}_2.
 DEFAULT_PERCEPTUAL_LAYERS = (PIXELS, "conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")

@@ -93,6 +93,22 @@ def test_losses_follow_eq6(tiny_gan_kwargs, finetune):
     assert {"train/loss_discriminator"} < set(logged) and "train/loss_cycle" not in logged
 
 
+def test_discriminators_accuracy_on_prior_and_predicted_skeletons_is_logged(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs, discriminator_history=0)  # D sees this batch's skeletons
+    logged = _stepped_by_hand(model)  # (learning rate 0: the networks stay as they were)
+    batch = make_batch()
+    model.training_step(batch, 0)
+    with torch.no_grad():
+        real = model.discriminator(model.renderer(batch["prior_keypoints"]))
+        fake = model.discriminator(model.encoder(batch["image"]))
+    by_hand = {
+        "prior": torch.stack([(score > 0.5).float().mean() for score in real]).mean(),
+        "predicted": torch.stack([(score < 0.5).float().mean() for score in fake]).mean(),
+    }
+    for side, value in by_hand.items():
+        torch.testing.assert_close(logged[f"train/discriminator_accuracy_{side}"], value)
+
+
 def test_defaults_are_the_original_implementations_loss(tiny_gan_kwargs):
     model = KeypointGAN(**{k: v for k, v in tiny_gan_kwargs.items() if k != "perceptual_layers"})
     hp = model.hparams

@@ -5,7 +5,13 @@ import torch
 from conftest import save_torchvision_vgg19
 
 from kpbottleneck import vgg
-from kpbottleneck.losses import PerceptualLoss, keypoint_mse, lsgan_discriminator_loss, lsgan_generator_loss
+from kpbottleneck.losses import (
+    PerceptualLoss,
+    discriminator_accuracy,
+    keypoint_mse,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+)
 from kpbottleneck.vgg import VGG19_LAYERS
 
 
@@ -16,6 +22,18 @@ def test_lsgan_hand_computed():
     torch.testing.assert_close(lsgan_generator_loss(fake), torch.tensor(0.125))
     # Multi-scale: mean over scales.
     torch.testing.assert_close(lsgan_generator_loss([fake, torch.ones(3)]), torch.tensor(0.0625))
+
+
+def test_discriminator_accuracy_hand_computed_over_scales():
+    # scale 1: real 2 of 3 above ½, fake 1 of 2 below; scale 2 (a 2x2 patch map): real 4 of 4, fake 0 of 4
+    real = [torch.tensor([0.9, 0.4, 0.6]), torch.full((1, 1, 2, 2), 0.7)]
+    fake = [torch.tensor([0.2, 0.8]), torch.full((1, 1, 2, 2), 0.6)]
+    on_real, on_fake = discriminator_accuracy(real, fake)
+    torch.testing.assert_close(on_real, torch.tensor((2 / 3 + 1) / 2))
+    torch.testing.assert_close(on_fake, torch.tensor((1 / 2 + 0) / 2))
+    scores = torch.tensor([0.5, 0.5], requires_grad=True)  # exactly ½ counts as wrong on both sides
+    assert [value.item() for value in discriminator_accuracy(scores, scores)] == [0.0, 0.0]
+    assert not any(value.requires_grad for value in discriminator_accuracy(scores, scores))
 
 
 def test_keypoint_mse_masks_invisible():
