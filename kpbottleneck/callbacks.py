@@ -14,9 +14,11 @@ from pytorch_lightning import Callback
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
-from kpbottleneck.visualization import keypoint_grid
+from kpbottleneck.detector import KeypointDetector
+from kpbottleneck.visualization import draw_skeleton, keypoint_grid
 
 
 def not_yet_in(trainer: pl.Trainer, defaults: list[Callback]) -> list[Callback]:
@@ -124,14 +126,43 @@ def log_image(trainer: pl.Trainer, key: str, image: torch.Tensor, save_files: bo
         save_image(image, folder / f"{key.replace('/', '_')}_{step:07d}.png")
 
 
+@torch.no_grad()
+def pipeline_images(
+    detector: KeypointDetector, batch: dict[str, Any], bottleneck: bool = True
+) -> dict[str, Tensor]:
+    """Every image of a training step on ``batch`` (for logging), each ``(B, 3, S, S)`` in [0, 1]: x, x′,
+    Φ(x), β(η(Φ(x))), x̂ (from β(η(Φ(x))), or from Φ(x) without the ``bottleneck``), the prior skeleton ȳ
+    and the keypoints η(Φ(x)) drawn over x."""
+    image = batch["image"]
+    appearance = batch["appearance_image"] if detector.conditional else None
+    skeleton_image = detector.encoder(image)
+    keypoints = detector.regressor(skeleton_image)
+    clean = detector.renderer(keypoints)
+    reconstruction = detector.decoder(clean if bottleneck else skeleton_image, appearance)
+
+    def rgb(grey: Tensor) -> Tensor:
+        return grey.expand(-1, 3, -1, -1)
+
+    return {
+        "x": image,
+        "x′": batch["appearance_image"],
+        "Φ(x)": rgb(skeleton_image),
+        "β(η(Φ(x)))": rgb(clean),
+        "x̂": reconstruction,
+        "ȳ": rgb(detector.renderer(batch["prior_keypoints"])),
+        "keypoints": draw_skeleton(image, keypoints, detector.skeleton, scale=1).to(image),
+    }
+
+
 class TrainingSamples(Callback):
     """Every ``every_n_batches`` training batches, log one picture of the whole pipeline on the batch's
     first ``num_samples`` samples: a row per sample with the target frame x, the appearance frame x′, the
     predicted skeleton Φ(x), the clean skeleton β(η(Φ(x))), the reconstruction x̂, a prior skeleton ȳ and
     the keypoints drawn over x (left limbs blue, right red).
 
-    Logger-agnostic (see :func:`log_image`); needs a LightningModule with ``pipeline_images(batch)``
-    (:class:`~kpbottleneck.KeypointGAN`). Only rank 0 draws.
+    Logger-agnostic (see :func:`log_image`); needs a LightningModule with a ``detector`` and a
+    ``bottleneck`` hyper-parameter (:class:`~kpbottleneck.KeypointGAN`), :func:`pipeline_images`. Only
+    rank 0 draws.
     """
 
     def __init__(self, every_n_batches: int = 500, num_samples: int = 4) -> None:
@@ -146,7 +177,8 @@ class TrainingSamples(Callback):
         if not trainer.is_global_zero or trainer.fit_loop.total_batch_idx % self.every_n_batches:
             return
         first = {key: value[: self.num_samples] for key, value in batch.items()}
-        panels = pl_module.pipeline_images(first)  # name → (n, 3, H, W)
+        # name → (n, 3, S, S)
+        panels = pipeline_images(pl_module.detector, first, pl_module.hparams.bottleneck)
         rows = torch.stack(list(panels.values()), dim=1).flatten(0, 1)  # sample-major
         log_image(trainer, "train/samples", make_grid(rows, nrow=len(panels), padding=2, pad_value=1.0))
 

@@ -1,4 +1,5 @@
-"""The trained detector Φ→η as a standalone TorchScript or ONNX file, for deployment without Lightning.
+"""The trained detector Φ→η (:class:`~kpbottleneck.detector.KeypointDetector`) as a standalone TorchScript
+or ONNX file, for deployment without Lightning.
 
 The exported program takes images ``(B, 3, S, S)`` in [0, 1] (``S`` = the model's ``image_size``) and
 returns keypoints ``(B, K, 2)`` normalised to [-1, 1] (docs/conventions.md); map them to pixels with
@@ -21,45 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from kpbottleneck.keypoint_gan import KeypointGAN
-
-
-class KeypointDetector(nn.Module):
-    """Φ followed by η: images ``(B, 3, S, S)`` in [0, 1] → keypoints ``(B, K, 2)`` in [-1, 1]; images of
-    another size are a ``ValueError`` (a detector fed another scale returns wrong keypoints silently)."""
-
-    def __init__(self, encoder: nn.Module, regressor: nn.Module, image_size: int) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.regressor = regressor
-        self.image_size = image_size
-
-    @classmethod
-    def from_model(cls, model: KeypointGAN) -> KeypointDetector:
-        """The detector of a :class:`~kpbottleneck.KeypointGAN` (its own networks, in eval mode)."""
-        return cls(model.encoder, model.regressor, model.hparams.image_size).eval()
-
-    def forward(self, images: Tensor) -> Tensor:
-        check_image_size(images, self.image_size)
-        return self.regressor(self.encoder(images))
-
-    def example_input(self, batch_size: int = 1) -> Tensor:
-        parameter = next(self.parameters())
-        return torch.rand(batch_size, 3, self.image_size, self.image_size, device=parameter.device)
-
-
-def check_image_size(images: Tensor, image_size: int) -> None:
-    """Raise a ``ValueError`` unless ``images`` are ``(..., image_size, image_size)`` (TorchScript-able)."""
-    if images.shape[-2] != image_size or images.shape[-1] != image_size:
-        raise ValueError(
-            "images of "
-            + str(images.shape[-2])
-            + "x"
-            + str(images.shape[-1])
-            + " pixels reach a keypoint detector of image_size "
-            + str(image_size)
-            + ": resize (or letterbox) them to that size first"
-        )
+from kpbottleneck.detector import KeypointDetector, check_input_size
 
 
 class _SizeChecked(nn.Module):
@@ -71,7 +34,7 @@ class _SizeChecked(nn.Module):
         self.image_size = image_size
 
     def forward(self, images: Tensor) -> Tensor:
-        check_image_size(images, self.image_size)
+        check_input_size(images, self.image_size)
         return self.traced(images)
 
 
@@ -121,9 +84,7 @@ def main(args: list[str] | None = None) -> None:
         parser.error("give --torchscript and/or --onnx")
     if not options.checkpoint.is_file():
         parser.error(f"checkpoint {options.checkpoint} does not exist")
-    detector = KeypointDetector.from_model(
-        KeypointGAN.load_from_checkpoint(options.checkpoint, map_location="cpu")
-    )
+    detector = KeypointDetector.from_checkpoint(options.checkpoint)
     for writer, target in ((export_torchscript, options.torchscript), (export_onnx, options.onnx)):
         if target is not None:
             print(writer(detector, target))

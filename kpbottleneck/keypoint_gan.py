@@ -1,31 +1,58 @@
-"""KeypointGAN: the training recipe of the paper (eq. 6) as a LightningModule."""
+"""KeypointGAN: the training recipe of the paper (eq. 6) as a LightningModule.
+
+The networks it trains are a :class:`~kpbottleneck.detector.KeypointDetector` (Φ, η, Ψ, β: what a trained
+model is used through) and D; the module holds the losses, the optimisation and the logging.
+
+DESIGN (where the paper is silent, following the original implementation):
+
+* the perceptual gradient flows *through* η into Φ but does not update η's weights; when
+  ``finetune_regressor`` is on, η learns only from its own loss
+  ``0.9 · ‖η(β(p̄)) − p̄‖² + 0.1 · ‖β(η(y)) − y‖²`` (y detached), so it stays a faithful inverse of β
+  instead of drifting to whatever helps the reconstruction;
+* D judges the encoder's raw skeleton ``y = Φ(x)`` (Fig. 2), not the clean ``y*``;
+* the loss balance is the original's: ``lambda_adv = 10`` against ``perceptual_weight = 10`` on the
+  normalised perceptual loss (each term divided by its running mean, :class:`PerceptualLoss`), whose
+  value is about 1 whatever the VGG weights or image size; gradient clipping at norm 1,
+  Adam(2e-4, (0.5, 0.999)) by default; D sees Φ's skeletons through a history of 50
+  (``discriminator_history``, :class:`~kpbottleneck.image_pool.ImagePool`). ``lr_decay`` adds
+  CycleGAN's "linear" policy (constant, then linearly to zero over the last part of training), which
+  the short synthetic main job needs to settle the GAN's swings at its end. What was measured for
+  each default is in ``experiments/synthetic.yaml`` and the README's "Results".
+
+Ablations of Table 4 are switches of this module: ``bottleneck=False`` feeds Φ(x) straight to Ψ
+(keypoints are then read by the pre-trained η, as the original's "offline regressor");
+``conditional=False`` gives Ψ no appearance frame; ``second_cycle=True`` adds CycleGAN's
+skeleton → image → skeleton cycle ``‖Φ(Ψ(ȳ, x′)) − ȳ‖₁`` weighted by ``cycle_weight`` (CycleGAN's
+10); CycleGAN's image-side discriminator is not part of Table 4's comparison and is not added.
+
+Under DDP use ``strategy: ddp_find_unused_parameters_true``: each optimiser's step leaves the other
+side's parameters without gradients.
+"""
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.trainer.states import TrainerFn
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
+from kpbottleneck import checkpoints
 from kpbottleneck.acceleration import (
     adam,
     clip_gradient_norm,
-    prepare_networks,
-    resolve_channels_last,
     to_memory_format,
     uses_gradient_scaler,
 )
-from kpbottleneck.callbacks import CheckpointOnTermination, RandomStateCheckpoint, not_yet_in
-from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels
+from kpbottleneck.coordinates import normalized_to_box_pixels
+from kpbottleneck.detector import KeypointDetector, KeypointEdit
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.image_pool import ImagePool
-from kpbottleneck.inference import ImageLike, letterbox_batch, move_keypoints
+from kpbottleneck.inference import ImageLike
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
@@ -34,31 +61,18 @@ from kpbottleneck.losses import (
     lsgan_discriminator_loss,
     lsgan_generator_loss,
 )
-from kpbottleneck.networks import (
-    ConditionalDecoder,
-    HeatmapRegressor,
-    MultiScaleDiscriminator,
-    PoseEncoder,
-    check_image_size,
-)
+from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiScaleDiscriminator, PoseEncoder
 from kpbottleneck.nonfinite import NonFinitePolicy, NonFiniteWatch
+from kpbottleneck.recipe import TrainingRecipe
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
-from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
-from kpbottleneck.skeletons import Skeleton, check_data_skeleton, get_skeleton
-from kpbottleneck.visualization import draw_skeleton
+from kpbottleneck.schedules import check_decay_fraction
+from kpbottleneck.skeletons import Skeleton
 
-NETWORKS = ("encoder", "regressor", "decoder", "discriminator")
-
-
-class KeypointEdit(NamedTuple):
-    """Result of :meth:`KeypointGAN.edit_keypoints`."""
-
-    keypoints: Tensor
-    skeleton_image: Tensor
-    image: Tensor
+NETWORKS = (*checkpoints.DETECTOR_NETWORKS, "discriminator")
+_DETECTOR_ATTRIBUTES = frozenset((*checkpoints.DETECTOR_NETWORKS, "renderer"))
 
 
-class KeypointGAN(pl.LightningModule):
+class KeypointGAN(TrainingRecipe):
     """Learns Φ (image → skeleton image) and η (skeleton image → keypoints) from frame pairs and an
     unpaired pose prior, with no labelled image.
 
@@ -76,30 +90,7 @@ class KeypointGAN(pl.LightningModule):
     :func:`~kpbottleneck.losses.discriminator_accuracy`): both near 1 for long means D wins outright and the
     adversarial term no longer guides Φ.
 
-    DESIGN (where the paper is silent, following the original implementation):
-
-    * the perceptual gradient flows *through* η into Φ but does not update η's weights; when
-      ``finetune_regressor`` is on, η learns only from its own loss
-      ``0.9 · ‖η(β(p̄)) − p̄‖² + 0.1 · ‖β(η(y)) − y‖²`` (y detached), so it stays a faithful inverse of β
-      instead of drifting to whatever helps the reconstruction;
-    * D judges the encoder's raw skeleton ``y = Φ(x)`` (Fig. 2), not the clean ``y*``;
-    * the loss balance is the original's: ``lambda_adv = 10`` against ``perceptual_weight = 10`` on the
-      normalised perceptual loss (each term divided by its running mean, :class:`PerceptualLoss`), whose
-      value is about 1 whatever the VGG weights or image size; gradient clipping at norm 1,
-      Adam(2e-4, (0.5, 0.999)) by default; D sees Φ's skeletons through a history of 50
-      (``discriminator_history``, :class:`~kpbottleneck.image_pool.ImagePool`). ``lr_decay`` adds
-      CycleGAN's "linear" policy (constant, then linearly to zero over the last part of training), which
-      the short synthetic main job needs to settle the GAN's swings at its end. What was measured for
-      each default is in ``experiments/synthetic.yaml`` and the README's "Results".
-
-    Ablations of Table 4 are switches of this module: ``bottleneck=False`` feeds Φ(x) straight to Ψ
-    (keypoints are then read by the pre-trained η, as the original's "offline regressor");
-    ``conditional=False`` gives Ψ no appearance frame; ``second_cycle=True`` adds CycleGAN's
-    skeleton → image → skeleton cycle ``‖Φ(Ψ(ȳ, x′)) − ȳ‖₁`` weighted by ``cycle_weight`` (CycleGAN's
-    10); CycleGAN's image-side discriminator is not part of Table 4's comparison and is not added.
-
-    Under DDP use ``strategy: ddp_find_unused_parameters_true``: each optimiser's step leaves the other
-    side's parameters without gradients.
+    Design choices, ablations and DDP: the module's docstring.
 
     Args:
         skeleton: keypoint set (built-in name or :class:`Skeleton`).
@@ -183,13 +174,9 @@ class KeypointGAN(pl.LightningModule):
         check_decay_fraction(lr_decay)
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.skeleton = get_skeleton(skeleton)
-        check_image_size(image_size, unet_depth)
-        check_image_size(image_size, regressor_depth, "model.regressor_depth")
-        self.renderer = SkeletonRenderer(self.skeleton, image_size, sigma, falloff)
-        self.encoder = PoseEncoder(3, generator_channels, unet_depth)
-        self.regressor = HeatmapRegressor(self.skeleton.num_keypoints, regressor_channels, regressor_depth)
-        self.decoder = ConditionalDecoder(conditional, generator_channels, unet_depth)
+        self.detector = KeypointDetector.from_hyperparameters(self.hparams)
+        self.skeleton = self.detector.skeleton
+        self.register_load_state_dict_pre_hook(checkpoints.detector_networks_from_before)
         # D is built for training only (see `discriminator`); weights read for it before that wait here
         self._pending_discriminator: dict[str, Tensor] = {}
         self.register_load_state_dict_pre_hook(_hold_discriminator_weights)
@@ -202,120 +189,81 @@ class KeypointGAN(pl.LightningModule):
         self.nonfinite = NonFiniteWatch()
         self.channels_last = bool(channels_last)  # until configure_model resolves None
 
-    # ----------------------------------------------------------------------------------------- inference
-    def forward(self, images: Tensor) -> Tensor:
-        """Keypoints ``(B, K, 2)`` (normalised (x, y), docs/conventions.md) of images ``(B, 3, H, W)``
-        in [0, 1]."""
-        return self.regressor(self.encoder(self._checked(images)))
+    # ------------------------------------------------------------------- the detector's networks and uses
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``model.encoder = network`` (and ``regressor``, ``decoder``, ``renderer``) replaces the
+        detector's network: the names below read the detector's, so that is where they are written."""
+        if name in _DETECTOR_ATTRIBUTES and "detector" in self._modules:
+            setattr(self.detector, name, value)
+        else:
+            super().__setattr__(name, value)
 
-    def _checked(self, images: Tensor) -> Tensor:
-        """``images`` if they are ``image_size`` square, else an error that says which setting to change
-        (a data module resizing to another size would otherwise give wrong keypoints without an error)."""
-        size = self.hparams.image_size
-        if tuple(images.shape[-2:]) != (size, size):
-            raise ValueError(
-                f"images of {tuple(images.shape[-2:])} pixels reach a model with model.image_size={size}: "
-                f"set data.init_args.image_size (or resize the inputs) to {size}"
-            )
-        return to_memory_format(images, self.channels_last)
+    @property
+    def encoder(self) -> PoseEncoder:
+        """Φ (``detector.encoder``)."""
+        return self.detector.encoder
+
+    @property
+    def regressor(self) -> HeatmapRegressor:
+        """η (``detector.regressor``)."""
+        return self.detector.regressor
+
+    @property
+    def decoder(self) -> ConditionalDecoder:
+        """Ψ (``detector.decoder``)."""
+        return self.detector.decoder
+
+    @property
+    def renderer(self) -> SkeletonRenderer:
+        """β (``detector.renderer``)."""
+        return self.detector.renderer
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether inputs and weights are channels-last (resolved in :meth:`configure_model`)."""
+        return self.detector.channels_last
+
+    @channels_last.setter
+    def channels_last(self, value: bool) -> None:
+        self.detector.channels_last = value
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Keypoints ``(B, K, 2)`` of images ``(B, 3, S, S)`` (:class:`KeypointDetector`)."""
+        return self.detector(images)
 
     def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
-        """Images ``(B, 3, H, W)`` in the pose ``keypoints (B, K, 2)`` with the look of ``appearance_images``.
+        """:meth:`KeypointDetector.generate`."""
+        return self.detector.generate(keypoints, appearance_images)
 
-        ``appearance_images`` ``(B, 3, H, W)`` is ignored (may be ``None``) by an unconditional model.
-        """
-        return self.decoder(self.renderer(keypoints), appearance_images if self.hparams.conditional else None)
-
-    @torch.no_grad()
-    def pipeline_images(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        """Every image of a training step on ``batch`` (for logging), each ``(B, 3, H, W)`` in [0, 1]:
-        x, x′, Φ(x), β(η(Φ(x))), x̂, the prior skeleton ȳ and the keypoints η(Φ(x)) drawn over x."""
-        image = batch["image"]
-        appearance = batch["appearance_image"] if self.hparams.conditional else None
-        skeleton_image = self.encoder(image)
-        keypoints = self.regressor(skeleton_image)
-        clean = self.renderer(keypoints)
-        reconstruction = self.decoder(clean if self.hparams.bottleneck else skeleton_image, appearance)
-
-        def rgb(grey: Tensor) -> Tensor:
-            return grey.expand(-1, 3, -1, -1)
-
-        return {
-            "x": image,
-            "x′": batch["appearance_image"],
-            "Φ(x)": rgb(skeleton_image),
-            "β(η(Φ(x)))": rgb(clean),
-            "x̂": reconstruction,
-            "ȳ": rgb(self.renderer(batch["prior_keypoints"])),
-            "keypoints": draw_skeleton(image, keypoints, self.skeleton, scale=1).to(image),
-        }
-
-    def predict_step(
-        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """``keypoints`` (normalised) and ``skeleton_image`` Φ(x); with the batch's ``boxes`` ``(B, 4)``
-        (letterbox or crop, see :mod:`kpbottleneck.inference`) also ``pixel_keypoints`` of the originals."""
-        skeleton_image = self.encoder(self._checked(batch["image"]))
-        keypoints = self.regressor(skeleton_image)
-        prediction = {"keypoints": keypoints, "skeleton_image": skeleton_image}
-        if "boxes" in batch:
-            prediction["pixel_keypoints"] = normalized_to_box_pixels(keypoints, batch["boxes"])
-        return prediction
-
-    # ------------------------------------------------------------------------------------- applications
-    def _inputs(self, images: ImageLike | Sequence[ImageLike]) -> tuple[Tensor, Tensor]:
-        inputs, boxes = letterbox_batch(images, self.hparams.image_size)
-        return inputs.to(self.device, self.dtype), boxes.to(self.device)
-
-    @torch.no_grad()
     def predict_keypoints(self, images: ImageLike | Sequence[ImageLike], batch_size: int = 32) -> Tensor:
-        """Keypoints ``(N, K, 2)`` in pixel coordinates (x, y) of each input image, centre of pixel ``i``
-        at ``i``; order and names are ``self.skeleton.keypoint_names``.
+        """:meth:`KeypointDetector.predict_keypoints` (in pixels of each image); the model is put in eval
+        mode."""
+        return self.eval().detector.predict_keypoints(images, batch_size)
 
-        ``images``: a path, PIL image, NumPy array ``(H, W, 3)``, tensor ``(3, H, W)`` / ``(B, 3, H, W)``
-        (uint8 or float in [0, 1]), or a list of them, of any size. Each is padded to a centred square and
-        resized to ``image_size`` (:func:`~kpbottleneck.inference.letterbox`); the keypoints are mapped
-        back exactly. The model is put in eval mode.
-        """
-        self.eval()
-        inputs, boxes = self._inputs(images)
-        keypoints = torch.cat([self(chunk) for chunk in inputs.split(batch_size)])
-        return normalized_to_box_pixels(keypoints, boxes).cpu()
-
-    @torch.no_grad()
     def transfer_appearance(
         self, pose_images: ImageLike | Sequence[ImageLike], appearance_images: ImageLike | Sequence[ImageLike]
     ) -> Tensor:
-        """Figure 9: images ``(N, 3, S, S)`` with the pose of ``pose_images`` and the look of
-        ``appearance_images`` (N each, or one appearance for all), ``S = image_size``."""
-        self.eval()
-        poses, _ = self._inputs(pose_images)
-        appearances, _ = self._inputs(appearance_images)
-        return self.generate(self(poses), appearances.expand(poses.shape[0], -1, -1, -1)).clamp(0, 1)
+        """:meth:`KeypointDetector.transfer_appearance` (Figure 9)."""
+        return self.eval().detector.transfer_appearance(pose_images, appearance_images)
 
-    @torch.no_grad()
     def edit_keypoints(
         self,
         image: ImageLike,
         offsets: Mapping[str, tuple[float, float]],
         appearance_image: ImageLike | None = None,
     ) -> KeypointEdit:
-        """Figure 10: detect the pose of ``image``, move named keypoints by ``offsets[name] = (dx, dy)``
-        pixels of ``image``, and generate the edited pose with the look of ``appearance_image``
-        (default: ``image`` itself).
+        """:meth:`KeypointDetector.edit_keypoints` (Figure 10)."""
+        return self.eval().detector.edit_keypoints(image, offsets, appearance_image)
 
-        Returns the edited keypoints in pixels of ``image`` ``(1, K, 2)``, their skeleton image
-        β ``(1, 1, S, S)`` and the generated image ``(1, 3, S, S)``.
-        """
-        self.eval()
-        inputs, boxes = self._inputs(image)
-        if inputs.shape[0] != 1:
-            raise ValueError(f"edit_keypoints takes one image, got {inputs.shape[0]}")
-        keypoints = move_keypoints(normalized_to_box_pixels(self(inputs), boxes), self.skeleton, offsets)
-        normalized = box_pixels_to_normalized(keypoints, boxes)
-        appearance = inputs if appearance_image is None else self._inputs(appearance_image)[0]
-        generated = self.generate(normalized, appearance).clamp(0, 1)
-        return KeypointEdit(keypoints.cpu(), self.renderer(normalized).cpu(), generated.cpu())
+    def predict_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """``keypoints`` (normalised) and ``skeleton_image`` Φ(x); with the batch's ``boxes`` ``(B, 4)``
+        (letterbox or crop, see :mod:`kpbottleneck.inference`) also ``pixel_keypoints`` of the originals."""
+        prediction = self.detector.detect(batch["image"])
+        if "boxes" in batch:
+            prediction["pixel_keypoints"] = normalized_to_box_pixels(prediction["keypoints"], batch["boxes"])
+        return prediction
 
     # ------------------------------------------------------------------------------------------ training
     @property
@@ -335,11 +283,9 @@ class KeypointGAN(pl.LightningModule):
             self._modules["discriminator"] = discriminator
         return self._modules["discriminator"]  # type: ignore[return-value]
 
-    def configure_callbacks(self) -> list[pl.Callback]:
-        """Exact resume, a checkpoint on SIGTERM and keypoint evaluation by default (a Trainer that has its
-        own keeps it), and the reader of this model's non-finite record (:mod:`kpbottleneck.nonfinite`)."""
-        defaults = [RandomStateCheckpoint(), CheckpointOnTermination(), KeypointEvaluation()]
-        return [*not_yet_in(self.trainer, defaults), self.nonfinite]
+    def default_callbacks(self) -> list[pl.Callback]:
+        """The recipe's defaults and keypoint evaluation."""
+        return [*super().default_callbacks(), KeypointEvaluation()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Record the class as LightningCLI does, so ``kpbottleneck predict --ckpt_path`` also takes
@@ -363,20 +309,18 @@ class KeypointGAN(pl.LightningModule):
                     f"(set model.init_args.{key} to the checkpoint's, or use a checkpoint of this model)"
                 )
 
-    def configure_model(self) -> None:
-        """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`), and, for
-        ``fit`` only, D and Γ's VGG-19 built before the first step (inference needs neither)."""
-        networks = [self.encoder, self.regressor, self.decoder]
-        fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING
-        if fitting:
+    def networks_to_prepare(self) -> list[nn.Module]:
+        """Φ, η and Ψ, and, for ``fit`` only, D and Γ's VGG-19, built here before the first step (inference
+        needs neither)."""
+        networks: list[nn.Module] = [self.encoder, self.regressor, self.decoder]
+        if self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
             networks.append(self.discriminator)
             if self.perceptual_loss.features is not None:
                 networks.append(self.perceptual_loss.features)
-        self.channels_last = resolve_channels_last(self.hparams.channels_last, self._trainer)
-        prepare_networks(networks, self.hparams.compile, self.channels_last)
+        return networks
 
     def setup(self, stage: str) -> None:
-        check_data_skeleton(self.skeleton, self._trainer)
+        super().setup(stage)
         if stage == "fit" and self.hparams.init_checkpoint:
             self.load_networks(self.hparams.init_checkpoint, NETWORKS, "model.init_checkpoint")
         if stage == "fit" and self.hparams.regressor_checkpoint:
@@ -388,37 +332,17 @@ class KeypointGAN(pl.LightningModule):
         self, checkpoint_path: str | Path, networks: Sequence[str] = NETWORKS, option: str = "checkpoint"
     ) -> None:
         """Initialise the named networks (``"encoder"``, ``"regressor"``, ``"decoder"``,
-        ``"discriminator"``) from a checkpoint's ``<network>.*`` weights: a :class:`KeypointRegressor`
-        checkpoint has η's, a KeypointGAN checkpoint all four. ``option`` names the setting in errors."""
-        path = Path(checkpoint_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} ({option}) does not exist")
-        try:  # tensors and plain containers only: a checkpoint cannot run code when it is read
-            state = torch.load(path, map_location="cpu", weights_only=True).get("state_dict", {})
-        except pickle.UnpicklingError as error:
-            raise ValueError(
-                f"checkpoint {path} ({option}) holds objects other than tensors and plain containers, "
-                f"which are not loaded for safety: {str(error).splitlines()[0]}"
-            ) from error
-        for network in networks:
-            module = getattr(self, network)
-            weights = {
-                k.removeprefix(f"{network}."): v for k, v in state.items() if k.startswith(f"{network}.")
-            }
-            if not weights:
-                raise ValueError(f"checkpoint {path} ({option}): its state_dict has no '{network}.*' weights")
-            own = module.state_dict()
-            mismatched = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
-            if mismatched:
-                hp = self.hparams
-                raise ValueError(
-                    f"checkpoint {path} ({option}) does not fit this model's {network} (skeleton "
-                    f"{self.skeleton.name!r}, generator_channels={hp.generator_channels}, "
-                    f"regressor_channels={hp.regressor_channels}, regressor_depth={hp.regressor_depth}, "
-                    f"unet_depth={hp.unet_depth}); "
-                    f"first mismatching weights: {mismatched[:3]}"
-                )
-            module.load_state_dict({k: weights[k] for k in own})
+        ``"discriminator"``) from a checkpoint (:func:`kpbottleneck.checkpoints.load_networks`): a
+        :class:`KeypointRegressor` checkpoint has η's, a KeypointGAN checkpoint all four. ``option`` names
+        the setting in errors."""
+        hp = self.hparams
+        architecture = (
+            f"skeleton {self.skeleton.name!r}, generator_channels={hp.generator_channels}, "
+            f"regressor_channels={hp.regressor_channels}, regressor_depth={hp.regressor_depth}, "
+            f"unet_depth={hp.unet_depth}"
+        )
+        modules = {name: getattr(self, name) for name in networks}
+        checkpoints.load_networks(modules, checkpoint_path, option, architecture)
 
     def _bottleneck(self, skeleton_image: Tensor) -> Tensor:
         """η(y) whose gradient reaches y but never η's weights (η learns from its own loss only): η's
@@ -476,7 +400,7 @@ class KeypointGAN(pl.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         hp = self.hparams
         step = self.global_step  # the batch's first optimiser step
-        image, prior = self._checked(batch["image"]), batch["prior_keypoints"]
+        image, prior = self.detector.check_images(batch["image"]), batch["prior_keypoints"]
         appearance = batch["appearance_image"] if hp.conditional else None
         if appearance is not None:
             appearance = to_memory_format(appearance, self.channels_last)
@@ -540,11 +464,8 @@ class KeypointGAN(pl.LightningModule):
             adam(generator, hp.lr, hp.betas, fused),
             adam(self.discriminator.parameters(), hp.lr, hp.betas, fused),
         ]
-        if not hp.lr_decay:
-            return optimizers
-        # one scheduler step per batch, over the batches of the fit (each batch steps both optimisers)
-        factor = linear_decay(training_batches(self.trainer, len(optimizers)), hp.lr_decay)
-        return optimizers, [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
+        schedulers = self.decay_schedulers(optimizers)  # stepped once a batch in training_step
+        return (optimizers, schedulers) if schedulers else optimizers
 
     def _schedulers(self) -> list[torch.optim.lr_scheduler.LRScheduler]:
         schedulers = self.lr_schedulers() if self.hparams.lr_decay else None

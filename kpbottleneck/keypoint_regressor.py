@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytorch_lightning as pl
-import torch
 from pytorch_lightning.utilities import rank_zero_warn
-from torch import Tensor
+from torch import Tensor, nn
 
-from kpbottleneck.acceleration import adam, prepare_networks, resolve_channels_last
+from kpbottleneck.acceleration import adam
 from kpbottleneck.augmentation import jitter_keypoints
-from kpbottleneck.callbacks import CheckpointOnTermination, RandomStateCheckpoint, not_yet_in
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
 from kpbottleneck.networks import HeatmapRegressor, check_image_size
 from kpbottleneck.nonfinite import NonFinitePolicy, NonFiniteWatch
+from kpbottleneck.recipe import TrainingRecipe
 from kpbottleneck.rendering import Falloff, SkeletonRenderer
-from kpbottleneck.schedules import check_decay_fraction, linear_decay, training_batches
-from kpbottleneck.skeletons import Skeleton, check_data_skeleton, get_skeleton
+from kpbottleneck.schedules import check_decay_fraction
+from kpbottleneck.skeletons import Skeleton, get_skeleton
 
 
-class KeypointRegressor(pl.LightningModule):
+class KeypointRegressor(TrainingRecipe):
     """Pre-trains η on ``β(jitter(p̄)) → jitter(p̄)`` with prior poses p̄; no image is ever used.
 
     The paper defers η's pre-training to its supplementary material and the original code never
@@ -99,26 +97,14 @@ class KeypointRegressor(pl.LightningModule):
         self.val_error.update(self.regressor(self.renderer(keypoints)), keypoints, batch.get("visibility"))
         self.log("val/regressor_error", self.val_error, prog_bar=True)
 
-    def setup(self, stage: str) -> None:
-        check_data_skeleton(self.skeleton, self._trainer)
-
-    def configure_model(self) -> None:
-        """The speed options ``compile`` and ``channels_last`` (:func:`prepare_networks`)."""
-        self.channels_last = resolve_channels_last(self.hparams.channels_last, self._trainer)
-        prepare_networks([self.regressor], self.hparams.compile, self.channels_last)
-
-    def configure_callbacks(self) -> list[pl.Callback]:
-        """Exact resume and a checkpoint on SIGTERM by default (a Trainer that has its own keeps it), and the
-        reader of this model's non-finite record (:mod:`kpbottleneck.nonfinite`)."""
-        defaults = [RandomStateCheckpoint(), CheckpointOnTermination()]
-        return [*not_yet_in(self.trainer, defaults), self.nonfinite]
+    def networks_to_prepare(self) -> list[nn.Module]:
+        return [self.regressor]
 
     def configure_optimizers(self) -> Any:
         # not fused: Lightning clips the gradients when trainer.gradient_clip_val is set, which it refuses
         # to do for a fused optimiser under mixed precision
         optimizer = adam(self.regressor.parameters(), self.hparams.lr)
-        if not self.hparams.lr_decay:
+        schedulers = self.decay_schedulers([optimizer])
+        if not schedulers:
             return optimizer
-        factor = linear_decay(training_batches(self.trainer), self.hparams.lr_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedulers[0], "interval": "step"}}

@@ -7,7 +7,7 @@ from conftest import cpu_trainer
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN
-from kpbottleneck.callbacks import collect_random_state, restore_random_state
+from kpbottleneck.callbacks import collect_random_state, pipeline_images, restore_random_state
 
 
 def _trainer(tmp_path, epochs):
@@ -92,7 +92,7 @@ def test_training_samples_log_the_whole_pipeline_every_n_batches(tmp_path, tiny_
 def test_pipeline_images_are_rgb_in_unit_range(tiny_gan_kwargs):
     from conftest import make_batch
 
-    panels = KeypointGAN(**tiny_gan_kwargs).pipeline_images(make_batch())
+    panels = pipeline_images(KeypointGAN(**tiny_gan_kwargs).detector, make_batch())
     assert list(panels) == ["x", "x′", "Φ(x)", "β(η(Φ(x)))", "x̂", "ȳ", "keypoints"]
     for name, image in panels.items():
         assert image.shape == (2, 3, 32, 32), name

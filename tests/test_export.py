@@ -4,19 +4,19 @@ import pytest
 import torch
 
 from kpbottleneck import KeypointGAN
-from kpbottleneck.export import KeypointDetector, export_onnx, export_torchscript, main
+from kpbottleneck.export import export_onnx, export_torchscript, main
 
 
 @pytest.fixture
 def detector(tiny_gan_kwargs):
-    return KeypointDetector.from_model(KeypointGAN(**tiny_gan_kwargs))
+    return KeypointGAN(**tiny_gan_kwargs).detector.eval()
 
 
 def test_detector_is_phi_then_eta(tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs).eval()
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
-        assert torch.equal(KeypointDetector.from_model(model)(images), model(images))
+        assert torch.equal(model.detector(images), model.regressor(model.encoder(images)))
 
 
 def test_torchscript_matches_pytorch_at_any_batch_size(tmp_path, detector):

@@ -341,10 +341,10 @@ def test_a_checkpoint_of_another_skeleton_or_size_is_refused_before_training(tmp
 def test_images_of_another_size_than_the_model_s_are_a_clear_error(tmp_path, tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs)  # 32 px
     with pytest.raises(
-        ValueError, match=r"images of \(64, 64\) pixels reach a model with model\.image_size=32"
+        ValueError, match=r"images of 64x64 pixels reach a keypoint detector of image_size 32"
     ):
         model(torch.rand(1, 3, 64, 64))
-    with pytest.raises(ValueError, match=r"set data\.init_args\.image_size \(or resize the inputs\) to 32"):
+    with pytest.raises(ValueError, match=r"set data\.init_args\.image_size to 32"):
         model.predict_step({"image": torch.rand(2, 3, 64, 64)}, 0)
     big_data = RandomDataModule(image_size=64, batch_size=2, num_train=4, num_prior=4, num_val=2)
     with pytest.raises(ValueError, match=r"model\.image_size=32"):
@@ -449,7 +449,8 @@ def test_speed_options_reach_every_network_and_leave_checkpoints_alone(tiny_gan_
     convolutions = [m for network in networks for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(conv.weight.is_contiguous(memory_format=torch.channels_last) for conv in convolutions)
     assert list(model.state_dict()) == keys
-    assert model._checked(torch.rand(2, 3, 32, 32)).is_contiguous(memory_format=torch.channels_last)
+    images = model.detector.check_images(torch.rand(2, 3, 32, 32))
+    assert images.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_validation_takes_nothing_from_the_training_random_stream(tmp_path, tiny_gan_kwargs):
