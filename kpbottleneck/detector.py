@@ -82,7 +82,7 @@ class KeypointDetector(nn.Module):
 
     def __init__(
         self,
-        skeleton: str | Skeleton = "synthetic",
+        skeleton: str | Skeleton | Mapping[str, Any] = "synthetic",
         image_size: int = 64,
         sigma: float = 0.2,
         falloff: Falloff = "exponential",

@@ -41,7 +41,7 @@ Built-in definitions, fetched with :func:`get_skeleton`:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -327,15 +327,28 @@ SKELETONS: dict[str, Skeleton] = {
 }
 
 
-def get_skeleton(skeleton: str | Skeleton) -> Skeleton:
-    """The built-in skeleton called ``skeleton``, or ``skeleton`` itself when it already is one.
+def get_skeleton(skeleton: str | Skeleton | Mapping[str, Any]) -> Skeleton:
+    """The built-in skeleton called ``skeleton``, ``skeleton`` itself when it already is one, or the
+    skeleton of a mapping of :class:`Skeleton`'s fields (the form a config file, and the hyper-parameters
+    LightningCLI saves into a checkpoint, hold a user's keypoint set in).
 
     Example:
         >>> get_skeleton("face68").num_keypoints, get_skeleton("face68").normalizer
         (68, (36, 45))
+        >>> get_skeleton({"name": "arm", "keypoint_names": ["hand", "elbow"], "edges": [[0, 1]]}).edges
+        ((0, 1),)
     """
     if isinstance(skeleton, Skeleton):
         return skeleton
+    if isinstance(skeleton, Mapping):
+        fields = {"name", "keypoint_names", "edges", "flip_pairs", "normalizer"}
+        unknown = sorted(set(skeleton) - fields)
+        if unknown or not {"name", "keypoint_names", "edges"} <= set(skeleton):
+            raise ValueError(
+                f"skeleton mapping with keys {sorted(skeleton)}: expected name, keypoint_names, edges "
+                f"and optionally flip_pairs, normalizer"
+            )
+        return Skeleton(**skeleton)
     try:
         return SKELETONS[skeleton]
     except KeyError:

@@ -1,6 +1,7 @@
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from datamodules import SyntheticDataModule
@@ -28,3 +29,92 @@ def test_ablations_use_the_main_jobs_settings(ablations):
     assert SyntheticDataModule(**eta_data).prior_only and not SyntheticDataModule(**gan_data).prior_only
     for variant in ablations.VARIANTS.values():
         KeypointGAN(**gan, **variant)
+
+
+LIVE_ACTION = Path(__file__).resolve().parents[1] / "benchmarks" / "live_action" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def live_action():
+    spec = importlib.util.spec_from_file_location("live_action", LIVE_ACTION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_live_action_clips_match_their_checksums_and_hold_a_label_per_frame(live_action):
+    from kpbottleneck.video_io import VideoReader
+
+    manifest = live_action.read_manifest()  # raises on a checksum that differs
+    assert len(manifest) >= 2 and len({clip["package"] for clip in manifest.values()}) >= 2
+    for name, clip in manifest.items():
+        names = live_action.SKELETONS[clip["skeleton"]]["keypoint_names"]
+        labels = live_action.HERE / "labels" / f"{name}.csv"
+        for labeller in (live_action.GROUND_TRUTH, live_action.SECOND_LABELLER):
+            points = live_action.read_landmarks(labels, labeller, names)
+            assert points.shape == (VideoReader(live_action.HERE / clip["file"]).num_frames, len(names), 2)
+
+
+def test_live_action_parts_of_the_footage_are_disjoint_blocks(live_action):
+    roles = live_action.frame_roles(30, 3)
+    assert roles[:9] == ["train"] * 9 and roles[9:12] == ["prior"] * 3 and roles[12:15] == ["test"] * 3
+    assert roles[15:] == roles[:15]
+    # the square of the frame's height, centred on the landmarks and kept inside the frame
+    assert live_action.crop_box(np.array([[[100.0, 50.0]]]), (144, 176)) == (28, 0, 144)
+    assert live_action.crop_box(np.array([[[170.0, 50.0]]]), (144, 176)) == (32, 0, 144)
+    # the error of a labeller 3 pixels off everywhere on a 60-pixel image: 5 % of the image size
+    truth = np.random.default_rng(0).uniform(0, 60, (4, 5, 2))
+    assert live_action.label_error(truth + np.array([3.0, 0.0]), truth, 60) == pytest.approx(5.0)
+
+
+def test_live_action_prepares_a_clip_as_a_users_own_videos(live_action, tmp_path):
+    import csv
+
+    from datamodules import VideoFolderDataModule
+
+    clip = live_action.read_manifest()["carphone"]
+    summary = live_action.prepare_clip("carphone", clip, tmp_path)
+    assert summary["crop"]["side"] == 144 and summary["frames"] == {"train": 72, "prior": 24, "test": 24}
+    assert 0.1 < summary["label_noise_floor"] < 2.0
+    train = sorted(p.stem for p in (tmp_path / "train").rglob("*.png"))
+    rows = list(csv.DictReader((tmp_path / "labels.csv").open()))
+    assert len(train) == 72 and len(rows) == summary["test_frames"] == 24
+    assert not {row["source"].split("/")[-1][:-4] for row in rows} & set(train)
+    prior = np.load(tmp_path / "prior.npy")
+    assert prior.shape == (24, 19, 2) and np.abs(prior).max() < 1.2
+    data = VideoFolderDataModule(
+        root=str(tmp_path / "train"),
+        prior=str(tmp_path / "prior.npy"),
+        skeleton=live_action.FACE19,
+        prior_units="normalized",
+        labels=str(tmp_path / "labels.csv"),
+        image_size=32,
+        window=clip["window"],
+    )
+    data.setup("fit")
+    assert next(iter(data.val_dataloader()))["keypoints"].shape[1:] == (19, 2)
+
+
+def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        str(LIVE_ACTION),
+        "--smoke",
+        "--clips",
+        "carphone",
+        "--seeds",
+        "0",
+        "--out",
+        str(tmp_path),
+    ]
+    subprocess.run(command, check=True, capture_output=True)
+    (run,) = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert run["clip"] == "carphone" and run["ratio"] == pytest.approx(
+        run["test_error"] / run["mean_pose_baseline"], abs=1e-3
+    )
+    assert len(run["validation"]) == 2 and set(run["commands"]) == {"eta", "gan", "test"}
+    assert "| carphone | 1× | 0 |" in (tmp_path / "results.md").read_text()

@@ -8,6 +8,7 @@ from conftest import cpu_trainer
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
 from kpbottleneck.detector import KeypointDetector
+from kpbottleneck.skeletons import Skeleton
 
 # A KeypointGAN checkpoint written by main before KeypointGAN held a detector (commit 6a237ad: the tiny
 # networks of conftest.TINY_GAN, 4 training steps), and the pixel keypoints that main's
@@ -57,6 +58,19 @@ def test_a_new_checkpoint_names_the_detector_and_loads_both_ways(tmp_path, tiny_
     fresh = KeypointGAN(**tiny_gan_kwargs)  # a GAN checkpoint initialises another model's networks
     fresh.load_networks(path)
     torch.testing.assert_close(fresh.predict_keypoints(images), expected)
+
+
+def test_a_keypoint_set_given_as_a_mapping_builds_the_gan_and_its_detector(tiny_gan_kwargs):
+    # LightningCLI hands the module its hyper-parameters with the config's mapping, not a Skeleton
+    fields = {"name": "arm", "keypoint_names": ["hand", "elbow", "shoulder"], "edges": [[0, 1], [1, 2]]}
+    model = KeypointGAN(**{**tiny_gan_kwargs, "skeleton": fields})
+    detector = KeypointDetector.from_hyperparameters({**model.hparams, "skeleton": fields})
+    assert (
+        model.skeleton
+        == detector.skeleton
+        == Skeleton("arm", ("hand", "elbow", "shoulder"), ((0, 1), (1, 2)))
+    )
+    assert model.predict_keypoints(torch.rand(2, 3, 32, 32)).shape == (2, 3, 2)
 
 
 def test_the_gan_and_its_detector_share_networks_and_layout(tiny_gan_kwargs):

@@ -88,4 +88,19 @@ def test_immutable_hashable_and_from_lists():
     with pytest.raises(AttributeError):
         custom.name = "other"
     assert get_skeleton(custom) is custom
+
+
+def test_a_mapping_of_the_fields_is_a_skeleton_and_a_bad_one_is_named():
+    # the form of a config file and of the hyper-parameters LightningCLI saves into a checkpoint
+    fields = {
+        "name": "custom",
+        "keypoint_names": ["a", "b", "c"],
+        "edges": [[0, 1], [1, 2]],
+        "flip_pairs": [[0, 2]],
+    }
+    assert get_skeleton(fields) == Skeleton("custom", ("a", "b", "c"), ((0, 1), (1, 2)), ((0, 2),))
+    with pytest.raises(ValueError, match=r"keys \['edges', 'name'\]: expected name, keypoint_names, edges"):
+        get_skeleton({"name": "custom", "edges": []})
+    with pytest.raises(ValueError, match="'colour'"):
+        get_skeleton({**fields, "colour": "red"})
     assert set(SKELETONS) >= {"simplified_h36m", "face68", "synthetic"}

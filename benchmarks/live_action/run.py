@@ -1,0 +1,363 @@
+"""The live-action benchmark: KeypointGAN on real footage shipped inside packages, against pseudo labels.
+
+    python benchmarks/live_action/run.py                              # every clip, seeds 0 1 2
+    python benchmarks/live_action/run.py --clips carphone --seeds 0 --budget 3
+    python benchmarks/live_action/run.py --smoke --out /tmp/la        # a few steps (CI's test)
+
+Clips (``clips.json``: each file's package, version, path in the package, checksum and licence) and their
+pseudo ground truth (``labels/<clip>.csv``, made offline by ``label.py`` in its own environment) are
+committed. For each clip and seed this script
+
+1. crops every frame to the square of the frame's height (176×144 → 144×144, 640×360 → 360×360) centred
+   on the mean x of all the clip's landmarks (one fixed box per clip, as a data set's person box);
+2. splits the frames in time into blocks of ``block_frames`` (about one second), dealt out in turns of five:
+   three training blocks, one prior block, one test block (the paper's protocol: training frames, prior
+   poses and test frames from disjoint parts of the footage; a pair's two frames never leave their block);
+3. trains as a user does with their own videos (README "Your own videos"): ``kpbottleneck fit`` with
+   ``experiments/my_videos_regressor.yaml`` (η on the prior poses) and ``experiments/my_videos.yaml``
+   (KeypointGAN), then ``kpbottleneck test``, each with a generated second ``--config`` that holds the clip's
+   paths and keypoint set and the main job's budget (``experiments/synthetic*.yaml``: image size, network
+   widths, learning rates and schedules, η's steps and KeypointGAN's batches, the latter times
+   ``--budget``). The perceptual loss is the module's default, the original's (real data: issue 23);
+4. reports the test error (% of the crop's side, the flip-tolerant one beside it), the mean-pose
+   baseline (the prior's mean pose), their ratio, the validation error at each interval (the test frames:
+   for reading a run's course, never for choosing its checkpoint) and the label-noise floor: the
+   error of the second labeller against the first on the same test frames.
+
+Writes ``<out>/results.json`` (every run, with its commands) and ``<out>/results.md`` (the table); the
+committed results are ``benchmarks/results/live_action.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+
+from kpbottleneck.coordinates import pixels_to_normalized
+from kpbottleneck.metrics import per_image_error
+from kpbottleneck.video_io import VideoReader
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+EXPERIMENTS = REPO / "experiments"
+GROUND_TRUTH, SECOND_LABELLER = "face_mesh", "face_mesh_attention"
+ROLES = ("train", "train", "train", "prior", "test")  # of consecutive blocks, in turn
+# a clip's keypoint set: clips.json's "skeleton" names a file beside this script (Skeleton's fields; the
+# "right" of a name is the subject's right); label.py reads the same file
+SKELETONS = {name: json.loads((HERE / f"{name}.json").read_text()) for name in ("face19",)}
+FACE19 = SKELETONS["face19"]
+
+
+def read_manifest() -> dict[str, dict[str, Any]]:
+    """``clips.json``, each clip's file checked against its checksum."""
+    clips = json.loads((HERE / "clips.json").read_text())
+    for name, clip in clips.items():
+        path = HERE / clip["file"]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != clip["sha256"]:
+            raise ValueError(
+                f"{path}: sha256 {digest}, but clips.json field {name}.sha256 says {clip['sha256']}"
+            )
+    return clips
+
+
+def read_landmarks(path: Path, labeller: str, names: list[str]) -> np.ndarray:
+    """``(T, K, 2)`` pixel landmarks of ``labeller`` in a ``label.py`` CSV (NaN where none was found)."""
+    with path.open(newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row["labeller"] == labeller]
+    if not rows:
+        raise ValueError(f"labels file {path}: no row of labeller {labeller!r}")
+    columns = [f"{name}_{axis}" for name in names for axis in "xy"]
+    missing = [c for c in columns if c not in rows[0]]
+    if missing:
+        raise ValueError(f"labels file {path}: columns {missing} missing (expected {names}'s _x/_y)")
+    rows.sort(key=lambda row: int(row["frame"]))
+    values = [[float(row[c]) if row[c] else np.nan for c in columns] for row in rows]
+    return np.asarray(values, dtype=np.float64).reshape(len(rows), len(names), 2)
+
+
+def crop_box(landmarks: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int]:
+    """``(x0, y0, side)``: the square of the frame's shorter side, centred on the landmarks' mean."""
+    height, width = size
+    side = min(height, width)
+    centre = np.nanmean(landmarks.reshape(-1, 2), axis=0)
+    x0 = round(min(max(centre[0] - side / 2, 0), width - side))
+    y0 = round(min(max(centre[1] - side / 2, 0), height - side))
+    return x0, y0, side
+
+
+def frame_roles(num_frames: int, block_frames: int) -> list[str]:
+    """Each frame's part of the footage (``ROLES``, dealt out per block).
+
+    Example:
+        >>> frame_roles(6, 1)
+        ['train', 'train', 'train', 'prior', 'test', 'train']
+    """
+    return [ROLES[(t // block_frames) % len(ROLES)] for t in range(num_frames)]
+
+
+def label_error(prediction: np.ndarray, target: np.ndarray, side: int) -> float:
+    """The library's test error (% of the image side, :func:`kpbottleneck.metrics.per_image_error`) of
+    pixel keypoints ``(N, K, 2)`` on a ``side``-pixel square image."""
+    to_normalized = [pixels_to_normalized(torch.as_tensor(p), (side, side)) for p in (prediction, target)]
+    errors, _ = per_image_error(*to_normalized)
+    return float(errors.mean()) * 100
+
+
+def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Write the clip's training frame folders, prior, test frames and ``labels.csv`` under ``out``."""
+    skeleton = SKELETONS[clip["skeleton"]]
+    names = skeleton["keypoint_names"]
+    labels = HERE / "labels" / f"{name}.csv"
+    truth = read_landmarks(labels, GROUND_TRUTH, names)
+    second = read_landmarks(labels, SECOND_LABELLER, names)
+    video = VideoReader(HERE / clip["file"])
+    if len(truth) != video.num_frames:
+        raise ValueError(
+            f"labels file {labels}: {len(truth)} frames of {GROUND_TRUTH}, the video {video.num_frames}"
+        )
+    x0, y0, side = crop_box(truth, video.size)
+    shift = np.array([x0, y0], dtype=np.float64)
+    roles = frame_roles(video.num_frames, clip["block_frames"])
+    labelled = ~np.isnan(truth).any(axis=(1, 2))
+    prior, test_rows, test_frames = [], [], []
+    for t in range(video.num_frames):
+        role = roles[t]
+        if role == "prior":
+            if labelled[t]:
+                prior.append(truth[t] - shift)
+            continue
+        if role == "test" and not labelled[t]:
+            continue
+        folder = out / (
+            "train" / Path(f"block{t // clip['block_frames']:04d}") if role == "train" else "test"
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = video.frame(t)[:, y0 : y0 + side, x0 : x0 + side]
+        image = (pixels.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        Image.fromarray(image).save(folder / f"{t:06d}.png")
+        if role == "test":
+            points = truth[t] - shift
+            test_rows.append([f"test/{t:06d}.png", 0, *points.reshape(-1).round(2).tolist()])
+            test_frames.append(t)
+    video.close()
+    header = ["source", "frame"] + [f"{n}_{axis}" for n in names for axis in "xy"]
+    with (out / "labels.csv").open("w", newline="") as file:
+        csv.writer(file).writerows([header, *test_rows])
+    prior_normalized = pixels_to_normalized(torch.as_tensor(np.stack(prior)), (side, side))
+    np.save(out / "prior.npy", prior_normalized.float().numpy())
+    both = [t for t in test_frames if not np.isnan(second[t]).any()]
+    floor = label_error(second[both], truth[both], side)
+    return {
+        "crop": {"x0": x0, "y0": y0, "side": side},
+        "frames": {r: roles.count(r) for r in ("train", "prior", "test")},
+        "prior_poses": len(prior),
+        "test_frames": len(test_frames),
+        "label_noise_floor": round(floor, 3),
+    }
+
+
+def budget_configs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(η, KeypointGAN)`` settings of the main job that a live-action run takes: its budget and sizes."""
+    eta = yaml.safe_load((EXPERIMENTS / "synthetic_regressor.yaml").read_text())
+    gan = yaml.safe_load((EXPERIMENTS / "synthetic.yaml").read_text())
+    eta_model = {
+        k: eta["model"]["init_args"][k] for k in ("image_size", "regressor_channels", "regressor_depth")
+    }
+    eta_model |= {k: eta["model"]["init_args"][k] for k in ("lr", "lr_decay")}
+    sizes = ("image_size", "generator_channels", "regressor_channels", "regressor_depth", "unet_depth")
+    gan_model = {
+        k: gan["model"]["init_args"][k] for k in (*sizes, "discriminator_channels", "lr", "lr_decay")
+    }
+    steps = gan["trainer"]["max_steps"] * args.budget
+    interval = gan["trainer"]["val_check_interval"]
+    eta_steps = eta["trainer"]["max_steps"]
+    if args.smoke:  # a few steps of tiny networks on 32-px images: the pipeline, not the numbers
+        eta_model |= {"image_size": 32, "regressor_channels": 4, "regressor_depth": 2}
+        tiny = {"generator_channels": 4, "regressor_channels": 4, "regressor_depth": 2, "unet_depth": 2}
+        tiny |= {
+            "discriminator_channels": 4,
+            "discriminator_layers": 2,
+            "perceptual_layers": ["pixels", "conv1_2"],
+        }
+        gan_model |= {"image_size": 32, **tiny}
+        steps, interval, eta_steps = 8, 2, 4
+    eta_config = {
+        "trainer": {"max_steps": eta_steps, "limit_val_batches": 0, "enable_progress_bar": False},
+        "model": {"init_args": eta_model},
+        "data": {"init_args": {"batch_size": eta["data"]["init_args"]["batch_size"], "num_workers": 0}},
+    }
+    gan_config = {
+        "trainer": {
+            "max_steps": steps,
+            "val_check_interval": interval,
+            "log_every_n_steps": gan["trainer"]["log_every_n_steps"],
+            "enable_progress_bar": False,
+        },
+        "model": {"init_args": gan_model},
+        "data": {"init_args": {"batch_size": gan["data"]["init_args"]["batch_size"], "num_workers": None}},
+    }
+    return eta_config, gan_config
+
+
+def run_config(
+    base: dict[str, Any], clip: dict[str, Any], data: Path, stage: Path, seed: int
+) -> dict[str, Any]:
+    """The second ``--config`` of one command: ``base`` plus the clip's paths, keypoint set and seed."""
+    skeleton = SKELETONS[clip["skeleton"]]
+    config = json.loads(json.dumps(base))
+    config["seed_everything"] = seed
+    config["trainer"] |= {"default_root_dir": str(stage)}
+    config["model"]["init_args"] |= {"skeleton": skeleton}
+    config["data"]["init_args"] |= {
+        "root": str(data / "train"),
+        "prior": str(data / "prior.npy"),
+        "prior_units": "normalized",
+        "labels": str(data / "labels.csv"),
+        "skeleton": skeleton,
+        "window": clip["window"],
+    }
+    return config
+
+
+def checkpoint_callback(dirpath: Path, **init_args: Any) -> dict[str, Any]:
+    return {
+        "class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+        "init_args": {"dirpath": str(dirpath), "enable_version_counter": False, **init_args},
+    }
+
+
+def run(command: list[str], log: Path) -> float:
+    """Run a CLI command, its output into ``log``; its seconds."""
+    start = time.perf_counter()
+    with log.open("w") as file:
+        done = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT, cwd=REPO, env=os.environ.copy())
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}); its output: {log}")
+    return time.perf_counter() - start
+
+
+def test_metrics(log: Path) -> dict[str, float]:
+    """The ``test/...`` numbers of Lightning's printed table in ``log``."""
+    found = re.findall(r"(test/\S+)\s+([0-9.]+(?:e-?\d+)?)\s*$", log.read_text(), flags=re.M)
+    return {key: float(value) for key, value in found}
+
+
+def validation_errors(stage: Path) -> list[float]:
+    rows = csv.DictReader((stage / "lightning_logs" / "version_0" / "metrics.csv").open())
+    return [round(float(row["val/keypoint_error"]), 2) for row in rows if row.get("val/keypoint_error")]
+
+
+def train_and_test(
+    name: str, clip: dict[str, Any], data: Path, run_dir: Path, seed: int, args
+) -> dict[str, Any]:
+    """η, KeypointGAN and the test for one clip and seed, by the CLI; their numbers and commands."""
+    eta_base, gan_base = budget_configs(args)
+    eta = run_config(eta_base, clip, data, run_dir / "regressor", seed)
+    eta["trainer"]["callbacks"] = [checkpoint_callback(run_dir / "regressor", filename="eta")]
+    gan = run_config(gan_base, clip, data, run_dir / "gan", seed)
+    gan["trainer"]["callbacks"] = [checkpoint_callback(run_dir / "gan", save_last=True)]
+    gan["model"]["init_args"]["regressor_checkpoint"] = str(run_dir / "regressor" / "eta.ckpt")
+    for stage, config in (("regressor", eta), ("gan", gan)):
+        (run_dir / f"{stage}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    cli = [sys.executable, "-m", "kpbottleneck"]
+    eta_configs = [
+        "--config",
+        "experiments/my_videos_regressor.yaml",
+        "--config",
+        str(run_dir / "regressor.yaml"),
+    ]
+    gan_configs = ["--config", "experiments/my_videos.yaml", "--config", str(run_dir / "gan.yaml")]
+    commands = {
+        "eta": [*cli, "fit", *eta_configs],
+        "gan": [*cli, "fit", *gan_configs],
+        "test": [*cli, "test", *gan_configs, "--ckpt_path", str(run_dir / "gan" / "last.ckpt")],
+    }
+    seconds = {stage: round(run(command, run_dir / f"{stage}.log"), 1) for stage, command in commands.items()}
+    metrics = test_metrics(run_dir / "test.log")
+    error, baseline = metrics["test/keypoint_error"], metrics["test/mean_pose_error"]
+    return {
+        "clip": name,
+        "seed": seed,
+        "budget": args.budget,
+        "test_error": round(error, 3),
+        "flip_tolerant": round(metrics["test/keypoint_error_flip_tolerant"], 3),
+        "mean_pose_baseline": round(baseline, 3),
+        "ratio": round(error / baseline, 3),
+        "validation": validation_errors(run_dir / "gan"),
+        "seconds": seconds,
+        "minutes": round(sum(seconds.values()) / 60, 2),
+        "commands": {stage: " ".join(c).replace(sys.executable, "python") for stage, c in commands.items()},
+    }
+
+
+def table(prepared: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> str:
+    """The results as Markdown: one row per run, a median row per clip and budget."""
+    lines = [
+        "| clip | budget | seed | test error (%) | flip-tolerant (%) | mean-pose baseline (%) | ratio | "
+        "label-noise floor (%) | validation error at each interval (%) | minutes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run_ in runs:
+        floor = prepared[run_["clip"]]["label_noise_floor"]
+        lines.append(
+            f"| {run_['clip']} | {run_['budget']}× | {run_['seed']} | {run_['test_error']:.2f} | "
+            f"{run_['flip_tolerant']:.2f} | {run_['mean_pose_baseline']:.2f} | {run_['ratio']:.3f} | "
+            f"{floor:.2f} | "
+            f"{' / '.join(f'{v:.2f}' for v in run_['validation'])} | {run_['minutes']:.1f} |"
+        )
+    for clip in prepared:
+        for budget in sorted({r["budget"] for r in runs if r["clip"] == clip}):
+            ratios = [r["ratio"] for r in runs if r["clip"] == clip and r["budget"] == budget]
+            median = statistics.median(ratios)
+            lines.append(f"| {clip} | {budget}× | median of {len(ratios)} | | | | **{median:.3f}** | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clips", nargs="+", default=None, help="names in clips.json (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--budget", type=int, default=1, help="KeypointGAN's batches, times the main job's")
+    parser.add_argument("--smoke", action="store_true", help="a few steps of tiny networks (CI)")
+    parser.add_argument("--out", type=Path, default=REPO / "outputs" / "live_action")
+    args = parser.parse_args()
+    manifest = read_manifest()
+    names = args.clips or list(manifest)
+    unknown = sorted(set(names) - set(manifest))
+    if unknown:
+        raise SystemExit(f"--clips: {unknown} not in {HERE / 'clips.json'} (there: {list(manifest)})")
+    prepared, runs = {}, []
+    for name in names:
+        data = args.out / name / "data"
+        prepared[name] = prepare_clip(name, manifest[name], data)
+        print(json.dumps({"clip": name, **prepared[name]}), flush=True)
+        for seed in args.seeds:
+            run_dir = args.out / name / f"budget{args.budget}" / f"seed{seed}"
+            run_dir.mkdir(parents=True, exist_ok=True)
+            runs.append(train_and_test(name, manifest[name], data, run_dir, seed, args))
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "commands"}), flush=True)
+    (args.out / "results.json").write_text(json.dumps({"clips": prepared, "runs": runs}, indent=1) + "\n")
+    (args.out / "results.md").write_text(table(prepared, runs))
+    print(table(prepared, runs))
+
+
+if __name__ == "__main__":
+    main()
