@@ -132,7 +132,8 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
             f"labels file {labels}: {len(truth)} frames of {GROUND_TRUTH}, the video {video.num_frames}"
         )
     x0, y0, side = crop_box(truth, video.size)
-    shift = np.array([x0, y0], dtype=np.float64)
+    # label.py's pixels have the top-left pixel's centre at (0.5, 0.5); the library's at (0, 0) in the crop
+    shift = np.array([x0 + 0.5, y0 + 0.5])
     roles = frame_roles(video.num_frames, clip["block_frames"])
     labelled = ~np.isnan(truth).any(axis=(1, 2))
     prior, test_rows, test_frames = [], [], []
