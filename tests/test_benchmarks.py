@@ -118,3 +118,13 @@ def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
     )
     assert len(run["validation"]) == 2 and set(run["commands"]) == {"eta", "gan", "test"}
     assert "| carphone | 1× | 0 |" in (tmp_path / "results.md").read_text()
+    diagnose = [sys.executable, str(LIVE_ACTION.with_name("diagnose.py")), "--out", str(tmp_path)]
+    (line,) = subprocess.run(diagnose, check=True, capture_output=True, text=True).stdout.splitlines()[:1]
+    diagnosis = json.loads(line)
+    assert diagnosis["run"] == "budget1/seed0" and set(diagnosis["reconstruction_l1"]) == {
+        "own",
+        "blank",
+        "other",
+    }
+    assert 0 < diagnosis["motion"]["gap_3"] < diagnosis["motion"]["gap_11"]  # farther frames differ more
+    assert "| carphone | budget1/seed0 |" in (tmp_path / "diagnosis.md").read_text()

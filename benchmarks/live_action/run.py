@@ -24,8 +24,9 @@ committed. For each clip and seed this script
    for reading a run's course, never for choosing its checkpoint) and the label-noise floor: the
    error of the second labeller against the first on the same test frames.
 
-Writes ``<out>/results.json`` (every run, with its commands) and ``<out>/results.md`` (the table); the
-committed results are ``benchmarks/results/live_action.{json,md}``.
+Writes ``<out>/results.json`` (every run, with its commands) and ``<out>/results.md`` (the table) after
+each run, keeping the runs of earlier invocations into the same ``--out`` (a run done again replaces its
+row); the committed results are ``benchmarks/results/live_action.{json,md}``.
 """
 
 from __future__ import annotations
@@ -345,7 +346,10 @@ def main() -> None:
     unknown = sorted(set(names) - set(manifest))
     if unknown:
         raise SystemExit(f"--clips: {unknown} not in {HERE / 'clips.json'} (there: {list(manifest)})")
-    prepared, runs = {}, []
+    # results of earlier invocations into the same --out are kept; a run done again replaces its row
+    results = args.out / "results.json"
+    earlier = json.loads(results.read_text()) if results.is_file() else {"clips": {}, "runs": []}
+    prepared, runs = earlier["clips"], earlier["runs"]
     for name in names:
         data = args.out / name / "data"
         prepared[name] = prepare_clip(name, manifest[name], data)
@@ -353,10 +357,14 @@ def main() -> None:
         for seed in args.seeds:
             run_dir = args.out / name / f"budget{args.budget}" / f"seed{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
-            runs.append(train_and_test(name, manifest[name], data, run_dir, seed, args))
-            print(json.dumps({k: v for k, v in runs[-1].items() if k != "commands"}), flush=True)
-    (args.out / "results.json").write_text(json.dumps({"clips": prepared, "runs": runs}, indent=1) + "\n")
-    (args.out / "results.md").write_text(table(prepared, runs))
+            done = train_and_test(name, manifest[name], data, run_dir, seed, args)
+            runs = [r for r in runs if (r["clip"], r["budget"], r["seed"]) != (name, args.budget, seed)]
+            runs = sorted(
+                [*runs, done], key=lambda r: (list(prepared).index(r["clip"]), r["budget"], r["seed"])
+            )
+            print(json.dumps({k: v for k, v in done.items() if k != "commands"}), flush=True)
+            results.write_text(json.dumps({"clips": prepared, "runs": runs}, indent=1) + "\n")
+            (args.out / "results.md").write_text(table(prepared, runs))
     print(table(prepared, runs))
 
 
