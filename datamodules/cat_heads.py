@@ -23,7 +23,7 @@ from typing import Any
 
 from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import read_cat_points, require_dir
-from kpbottleneck.inference import square_box
+from kpbottleneck.coordinates import square_box
 from kpbottleneck.skeletons import CAT_HEAD_FROM_9
 
 

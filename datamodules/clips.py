@@ -24,8 +24,8 @@ from datamodules.poses import PoseDataset
 from datamodules.prepared import PreparedFrames
 from datamodules.tps import ThinPlateSplinePairDataset
 from datamodules.video import FrameDataset, FramePairDataset, LabelledFrameDataset
-from kpbottleneck.coordinates import box_pixels_to_normalized
-from kpbottleneck.inference import crop_to_box, letterbox_box, read_image, square_box
+from kpbottleneck.coordinates import box_pixels_to_normalized, crop_to_box, letterbox_box, square_box
+from kpbottleneck.inference import read_image
 from kpbottleneck.skeletons import Skeleton
 from kpbottleneck.video_io import VideoIndex, VideoReader
 

@@ -34,8 +34,7 @@ from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import read_pose_file, require_dir
 from datamodules.media import IMAGE_SUFFIXES
 from datamodules.mocap import MOCAP, mocap_prior
-from kpbottleneck.coordinates import box_pixels_to_normalized
-from kpbottleneck.inference import letterbox_box, square_box
+from kpbottleneck.coordinates import box_pixels_to_normalized, letterbox_box, square_box
 from kpbottleneck.skeletons import H36M17, Skeleton
 from kpbottleneck.video_io import VIDEO_SUFFIXES, index_video
 

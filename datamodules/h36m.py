@@ -34,7 +34,7 @@ from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import read_cdf_variable, require_dir
 from datamodules.mocap import MOCAP, mocap_prior
 from datamodules.mpi_inf_3dhp import mpi_inf_3dhp_prior
-from kpbottleneck.inference import square_box
+from kpbottleneck.coordinates import square_box
 from kpbottleneck.skeletons import H36M17_FROM_32
 
 Prior = Literal["h36m", "mpi_inf_3dhp", "mocap"]

@@ -24,7 +24,7 @@ file ``datamodules/data/mocap_h36m17.npz`` was made from them by ``python -m dat
    average (measured by :func:`main`, printed as ``orthographic_difference``): the size of the effect
    real cameras have. Every 4th frame of every clip is kept (neighbouring frames are near copies).
 4. **Normalised like every other prior**: each pose is boxed with a square of 1.25 times its extent and
-   mapped to [-1, 1] (:func:`~kpbottleneck.inference.square_box`).
+   mapped to [-1, 1] (:func:`~kpbottleneck.coordinates.square_box`).
 
 Convention:
     Keypoints ``(N, 17, 2)`` in the ``h36m17`` order, (x, y) with y down, normalised to [-1, 1] as every
@@ -46,8 +46,7 @@ import torch
 from kornia.geometry.conversions import axis_angle_to_rotation_matrix, quaternion_to_rotation_matrix
 from torch import Tensor
 
-from kpbottleneck.coordinates import box_pixels_to_normalized
-from kpbottleneck.inference import square_box
+from kpbottleneck.coordinates import box_pixels_to_normalized, square_box
 from kpbottleneck.skeletons import H36M17
 
 MOCAP = "mocap"  # the name data modules take for this prior (``data.prior: mocap``)

@@ -21,8 +21,7 @@ import torch
 from torch import Tensor
 
 from datamodules.io import read_mat_field, require_dir
-from kpbottleneck.coordinates import box_pixels_to_normalized
-from kpbottleneck.inference import square_box
+from kpbottleneck.coordinates import box_pixels_to_normalized, square_box
 
 NUM_JOINTS = 28
 

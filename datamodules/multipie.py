@@ -12,8 +12,7 @@ import torch
 from torch import Tensor
 
 from datamodules.io import read_pts, require_dir
-from kpbottleneck.coordinates import box_pixels_to_normalized
-from kpbottleneck.inference import square_box
+from kpbottleneck.coordinates import box_pixels_to_normalized, square_box
 
 
 def multipie_prior(root: str | Path, margin: float = 1.25) -> Tensor:

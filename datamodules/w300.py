@@ -27,7 +27,7 @@ from torch import Tensor
 from datamodules.clips import Clip, ClipDataModule
 from datamodules.io import read_pts, require_dir
 from datamodules.multipie import multipie_prior
-from kpbottleneck.inference import square_box
+from kpbottleneck.coordinates import square_box
 
 TRAIN_SUBSETS = ("afw", "helen/trainset", "lfpw/trainset")
 VALIDATION_EVERY = 10  # every 10th training image is held out for validation

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
-from torch.nn import functional as F
 from torchvision.transforms.functional import pil_to_tensor
 
+from kpbottleneck.coordinates import crop_to_box, letterbox_box
 from kpbottleneck.skeletons import Skeleton
 
 ImageLike = Tensor | np.ndarray | Image.Image | str | Path
@@ -76,44 +76,6 @@ def _tensor_image(image: Tensor) -> Tensor:
     if not image.is_floating_point():
         raise TypeError(f"an image tensor must be uint8 or float in [0, 1], got {image.dtype}")
     return image.float()
-
-
-def crop_to_box(image: Tensor, box: Tensor, size: int) -> Tensor:
-    """The square region ``box`` ``(4,)`` = ``(x0, y0, x1, y1)`` (integer pixel edges, may reach outside
-    the image, which is then padded black) of ``image`` ``(3, H, W)``, resized to ``(3, size, size)``."""
-    x0, y0, x1, y1 = (int(v) for v in box.round().tolist())
-    if x1 - x0 != y1 - y0 or x1 <= x0:
-        raise ValueError(f"crop box {box.tolist()} must be a non-empty square")
-    height, width = image.shape[-2:]
-    # the part of the box inside the image, then the black outside (pads the crop, not the whole frame)
-    inside = image[:, max(y0, 0) : max(min(y1, height), 0), max(x0, 0) : max(min(x1, width), 0)]
-    side = x1 - x0
-    left, top = min(max(0, -x0), side), min(max(0, -y0), side)
-    padding = (left, side - left - inside.shape[-1], top, side - top - inside.shape[-2])
-    square = F.pad(inside, padding)
-    resized = F.interpolate(square[None], size=(size, size), mode="bilinear", antialias=side > size)
-    return resized[0].clamp(0, 1)
-
-
-def square_box(keypoints: Tensor, visibility: Tensor | None = None, margin: float = 1.25) -> Tensor:
-    """A square integer box ``(4,)`` around the (visible) keypoints ``(K, 2)`` (pixels): centred on their
-    extent, side ``margin`` times its longer side (at least 8 pixels)."""
-    points = keypoints if visibility is None else keypoints[visibility]
-    if points.numel() == 0:
-        raise ValueError("no visible keypoint to put a box around")
-    low, high = points.min(0).values, points.max(0).values
-    centre = (low + high) / 2 + 0.5  # pixel centres → pixel edges
-    half = max(float((high - low).max()) * margin, 8.0) / 2
-    x0, y0 = round(float(centre[0]) - half), round(float(centre[1]) - half)
-    side = round(2 * half)
-    return torch.tensor([x0, y0, x0 + side, y0 + side], dtype=torch.float32)
-
-
-def letterbox_box(height: int, width: int) -> Tensor:
-    """The centred square box ``(4,)`` of side ``max(H, W)`` that holds the whole image."""
-    side = max(height, width)
-    left, top = (side - width) // 2, (side - height) // 2
-    return torch.tensor([-left, -top, side - left, side - top], dtype=torch.float32)
 
 
 def letterbox(image: Tensor, size: int) -> tuple[Tensor, Tensor]:

@@ -1,7 +1,7 @@
 """Counting what a piece of training code launches: ATen operators, and CUDA kernels and copies.
 
 Launch counts, not times, are what a Python-bound step is made of, and they do not depend on the machine:
-a test can guard them on a CPU (``tests/test_keypoint_gan.py``) and ``benchmarks/train_step.py`` reports
+a test can guard them on a CPU (``tests/kpbottleneck/test_keypoint_gan.py``) and ``benchmarks/train_step.py`` reports
 them beside its timings.
 """
 

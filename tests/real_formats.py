@@ -186,3 +186,15 @@ def write_cat_heads(root: Path, per_folder: int = 4, seed: int = 0) -> Path:
             values = " ".join(str(int(v)) for v in points.reshape(-1).tolist())
             image.with_name(image.name + ".cat").write_text(f"9 {values} ")
     return root
+
+
+def write_media(folder, video_frames=5):
+    """Two still images of different sizes and one short video (in the formats users have)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_image(torch.rand(3, 40, 60), folder / "a.png")
+    save_image(torch.rand(3, 50, 30), folder / "b.jpg")
+    with VideoWriter(folder / "clip.mp4", fps=8) as writer:
+        for _ in range(video_frames):
+            writer.write(torch.rand(3, 24, 32))
+    (folder / "notes.txt").write_text("not media")
+    return folder

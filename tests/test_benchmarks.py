@@ -117,7 +117,7 @@ def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
         run["test_error"] / run["mean_pose_baseline"], abs=1e-3
     )
     assert len(run["validation"]) == 2 and set(run["commands"]) == {"eta", "gan", "test"}
-    assert "| carphone | 1× | 0 |" in (tmp_path / "results.md").read_text()
+    assert "| carphone | 1× | 0 |" in (tmp_path / "results.md").read_text() and run["perceptual"] == "main job's"
     diagnose = [sys.executable, str(LIVE_ACTION.with_name("diagnose.py")), "--out", str(tmp_path)]
     (line,) = subprocess.run(diagnose, check=True, capture_output=True, text=True).stdout.splitlines()[:1]
     diagnosis = json.loads(line)

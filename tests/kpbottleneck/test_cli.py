@@ -14,7 +14,7 @@ from kpbottleneck import KeypointGAN
 from kpbottleneck.cli import KeypointCLI, main
 from kpbottleneck.hardware import default_precision
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "experiments" / "smoke.yaml")
 SMOKE_REGRESSOR = str(ROOT / "experiments" / "smoke_regressor.yaml")
 FIT_SMOKE = [sys.executable, "-m", "kpbottleneck", "fit", "--config", SMOKE]

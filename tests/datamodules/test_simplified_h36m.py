@@ -1,10 +1,10 @@
 import pytest
 import torch
-from real_formats import write_simplified_h36m
 from scipy.io import savemat
 
 from datamodules.io import read_mat_field
 from datamodules.simplified_h36m import SimplifiedH36MDataModule, sequence_activity
+from tests.real_formats import write_simplified_h36m
 
 
 @pytest.fixture(scope="module")

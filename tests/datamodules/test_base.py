@@ -2,11 +2,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import cpu_trainer
 
 from datamodules.base import KeypointDataModule, PairsWithPriorDataset, loader_workers
 from datamodules.poses import PoseDataset
 from datamodules.random_data import RandomDataModule
+from tests.helpers import cpu_trainer
 
 
 def test_pairs_with_prior_merges_samples():

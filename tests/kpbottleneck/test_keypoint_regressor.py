@@ -3,12 +3,12 @@ import math
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import cpu_trainer
 from torch.utils.data import DataLoader
 
 from kpbottleneck import KeypointRegressor
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.nonfinite import NonFiniteError
+from tests.helpers import cpu_trainer
 
 
 def test_pretraining_learns_to_invert_the_renderer(tmp_path):

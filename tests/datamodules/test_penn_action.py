@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from real_formats import write_penn_action
 from scipy.io import savemat
 
 from datamodules.io import read_mat_field
 from datamodules.penn_action import PennActionDataModule, square_around
 from kpbottleneck.coordinates import normalized_to_box_pixels
+from tests.real_formats import write_penn_action
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 import torch
-from real_formats import write_video
 from torchvision.utils import save_image
 
 from datamodules.augment import ColourJitter
 from datamodules.custom import VideoFolderDataModule
 from kpbottleneck.coordinates import normalized_to_box_pixels
 from kpbottleneck.skeletons import SYNTHETIC
+from tests.real_formats import write_video
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 import pytest
 import torch
-from real_formats import write_cat_heads
 
 from datamodules.cat_heads import CatHeadsDataModule
 from datamodules.io import read_cat_points
 from kpbottleneck.coordinates import normalized_to_box_pixels
 from kpbottleneck.skeletons import CAT_HEAD_FROM_9
+from tests.real_formats import write_cat_heads
 
 
 @pytest.fixture(scope="module")

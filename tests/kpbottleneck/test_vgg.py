@@ -1,6 +1,5 @@
 import pytest
 import torch
-from conftest import save_torchvision_vgg19
 from torch.nn import functional as F
 
 from kpbottleneck import vgg
@@ -15,6 +14,7 @@ from kpbottleneck.vgg import (
     find_vgg19_weights,
     load_vgg19_weights,
 )
+from tests.helpers import save_torchvision_vgg19
 
 
 def test_layer_names():

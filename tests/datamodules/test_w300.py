@@ -1,11 +1,11 @@
 import pytest
 import torch
-from real_formats import write_300w, write_multipie, write_pts
 
 from datamodules.io import read_pts
 from datamodules.multipie import multipie_prior
 from datamodules.w300 import W300DataModule, landmarked_images
 from kpbottleneck.coordinates import normalized_to_box_pixels
+from tests.real_formats import write_300w, write_multipie, write_pts
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import cpu_trainer
-from test_media import write_media
 
 from datamodules import MediaDataModule
 from kpbottleneck import KeypointGAN
@@ -14,6 +12,8 @@ from kpbottleneck.cli import KeypointCLI
 from kpbottleneck.skeletons import SYNTHETIC
 from kpbottleneck.video_io import VideoReader
 from kpbottleneck.writers import KeypointWriter, frame_stem
+from tests.helpers import cpu_trainer
+from tests.real_formats import write_media
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_predict_command_over_a_folder(tmp_path, media, tiny_gan_kwargs, monkeyp
         args=[
             "predict",
             "--config",
-            str(Path(__file__).parents[1] / "experiments" / "predict.yaml"),
+            str(Path(__file__).parents[2] / "experiments" / "predict.yaml"),
             "--model",
             "kpbottleneck.KeypointGAN",
             *[

@@ -3,11 +3,11 @@ import random
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from conftest import cpu_trainer
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN
 from kpbottleneck.callbacks import collect_random_state, pipeline_images, restore_random_state
+from tests.helpers import cpu_trainer
 
 
 def _trainer(tmp_path, epochs):
@@ -90,7 +90,7 @@ def test_training_samples_log_the_whole_pipeline_every_n_batches(tmp_path, tiny_
 
 
 def test_pipeline_images_are_rgb_in_unit_range(tiny_gan_kwargs):
-    from conftest import make_batch
+    from tests.helpers import make_batch
 
     panels = pipeline_images(KeypointGAN(**tiny_gan_kwargs).detector, make_batch())
     assert list(panels) == ["x", "x′", "Φ(x)", "β(η(Φ(x)))", "x̂", "ȳ", "keypoints"]

@@ -1,11 +1,11 @@
 import pytest
 import torch
-from real_formats import write_cdf, write_h36m, write_mpi_inf_3dhp
 
 from datamodules.h36m import H36MDataModule, read_h36m_poses
 from datamodules.mocap import mocap_prior
 from kpbottleneck.coordinates import normalized_to_box_pixels
 from kpbottleneck.skeletons import H36M17_FROM_32
+from tests.real_formats import write_cdf, write_h36m, write_mpi_inf_3dhp
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import cpu_trainer, make_batch
 from pytorch_lightning.trainer.states import TrainerFn
 
 from datamodules import RandomDataModule
@@ -9,6 +8,7 @@ from kpbottleneck import KeypointGAN, KeypointRegressor
 from kpbottleneck.hardware import cpu_has_amx, has_native_bf16
 from kpbottleneck.nonfinite import NonFiniteError
 from kpbottleneck.profiling import OperatorCounter
+from tests.helpers import cpu_trainer, make_batch
 
 
 def _trainer(tmp_path, **kwargs):

@@ -1,7 +1,7 @@
 import pytest
-from real_formats import write_300w, write_multipie, write_voxceleb2
 
 from datamodules.voxceleb2 import VoxCeleb2DataModule
+from tests.real_formats import write_300w, write_multipie, write_voxceleb2
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@ import warnings
 
 import pytest
 import torch
-from conftest import save_torchvision_vgg19
 
 from kpbottleneck import vgg
 from kpbottleneck.losses import (
@@ -13,6 +12,7 @@ from kpbottleneck.losses import (
     lsgan_generator_loss,
 )
 from kpbottleneck.vgg import VGG19_LAYERS
+from tests.helpers import save_torchvision_vgg19
 
 
 def test_lsgan_hand_computed():

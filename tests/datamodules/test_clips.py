@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from real_formats import write_video
 from torchvision.utils import save_image
 
 from datamodules.base import PairsWithPriorDataset, collate_skipping
 from datamodules.clips import Clip, ClipCollection
 from datamodules.poses import PoseDataset
 from datamodules.video import FramePairDataset, LabelledFrameDataset
+from tests.real_formats import write_video
 
 
 def _frames(tmp_path, count=6, size=(40, 60)):
@@ -102,7 +102,7 @@ def test_a_thousand_clips_are_read_within_256_file_descriptors(tmp_path):
     """VoxCeleb2 has a million clips: a worker must not keep every one of them open."""
     for i in range(1000):
         write_video(tmp_path / f"{i:04d}.mp4", 2, 8, 8, seed=i)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-c", READ_EVERY_CLIP, str(tmp_path)]
     run = subprocess.run(command, capture_output=True, text=True, cwd=root, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from real_formats import write_cdf, write_pts
 from scipy.io import savemat
 
 from datamodules.io import (
@@ -13,6 +12,7 @@ from datamodules.io import (
     require_dir,
 )
 from kpbottleneck.skeletons import PENN_ACTION
+from tests.real_formats import write_cdf, write_pts
 
 
 def test_pts_round_trip_and_one_based_shift(tmp_path):

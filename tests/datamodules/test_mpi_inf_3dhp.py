@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from real_formats import write_mpi_inf_3dhp
 from scipy.io import savemat
 
 from datamodules.io import read_mat_field
 from datamodules.mpi_inf_3dhp import mpi_inf_3dhp_prior, read_annot2
+from tests.real_formats import write_mpi_inf_3dhp
 
 
 def test_annot2_per_camera_and_the_boxed_prior(tmp_path):

@@ -3,17 +3,17 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import cpu_trainer
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN, KeypointRegressor
 from kpbottleneck.detector import KeypointDetector
 from kpbottleneck.skeletons import Skeleton
+from tests.helpers import cpu_trainer
 
 # A KeypointGAN checkpoint written by main before KeypointGAN held a detector (commit 6a237ad: the tiny
-# networks of conftest.TINY_GAN, 4 training steps), and the pixel keypoints that main's
+# networks of tests.helpers.TINY_GAN, 4 training steps), and the pixel keypoints that main's
 # predict_keypoints gave for three 40x48 images.
-FIXTURES = Path(__file__).parent / "data" / "checkpoints"
+FIXTURES = Path(__file__).parents[1] / "data" / "checkpoints"
 OLD_CHECKPOINT = FIXTURES / "keypoint_gan_2026-12-03.ckpt"
 OLD_EXPECTED = FIXTURES / "keypoint_gan_2026-12-03.expected.pt"
 

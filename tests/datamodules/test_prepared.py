@@ -4,7 +4,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from real_formats import write_video
 from torchvision.utils import save_image
 
 from datamodules.custom import VideoFolderDataModule
@@ -12,6 +11,7 @@ from datamodules.prepare import main as prepare_main
 from datamodules.prepare import prepare
 from datamodules.prepared import PreparedFrames, prepare_collection
 from kpbottleneck.skeletons import SYNTHETIC
+from tests.real_formats import write_video
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_prepared_frames_that_do_not_match_the_data_module_are_named(folder):
 def test_the_prepare_command_takes_the_training_commands_arguments(folder, capsys, monkeypatch):
     """The data module is built as ``kpbottleneck fit`` builds it: the model's image size (32) wins."""
     monkeypatch.chdir(folder)
-    config = Path(__file__).resolve().parents[1] / "experiments" / "my_videos.yaml"
+    config = Path(__file__).resolve().parents[2] / "experiments" / "my_videos.yaml"
     prepare_main([
         "--config", str(config), "--data.root", str(folder / "videos"),
         "--data.prior", str(folder / "poses.npy"), "--model.init_args.image_size", "32",

@@ -1,22 +1,8 @@
 import pytest
-import torch
-from torchvision.utils import save_image
 
 from datamodules import MediaDataModule
 from datamodules.media import media_files
-from kpbottleneck.video_io import VideoWriter
-
-
-def write_media(folder, video_frames=5):
-    """Two still images of different sizes and one short video (in the formats users have)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    save_image(torch.rand(3, 40, 60), folder / "a.png")
-    save_image(torch.rand(3, 50, 30), folder / "b.jpg")
-    with VideoWriter(folder / "clip.mp4", fps=8) as writer:
-        for _ in range(video_frames):
-            writer.write(torch.rand(3, 24, 32))
-    (folder / "notes.txt").write_text("not media")
-    return folder
+from tests.real_formats import write_media
 
 
 def test_media_module_yields_every_frame_letterboxed_with_its_origin(tmp_path):
