@@ -2,7 +2,7 @@
 
     python benchmarks/ablations.py --seeds 0 [--variants full no_bottleneck] [--prior-samples 50]
 
-Every run gets the main job's settings (read from ``experiments/synthetic_regressor.yaml`` and
+Every run gets the main job's settings (read from ``experiments/synthetic_pretrain.yaml`` and
 ``experiments/synthetic.yaml``: networks, λ, learning rates and schedules, batch sizes, step budgets),
 its own η pre-training per seed and prior cap, and the same seed. Prints one JSON line per run with the
 test keypoint error (% of the image size, Simplified Human3.6M protocol). The baseline always predicts
@@ -22,7 +22,7 @@ import pytorch_lightning as pl
 import yaml
 
 from datamodules import SyntheticDataModule
-from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck import KeypointGAN, RegressorPretraining
 from kpbottleneck.hardware import accelerator_device, default_precision
 
 VARIANTS = {
@@ -60,7 +60,7 @@ def _trainer(root: Path, steps: int, precision: str | None) -> pl.Trainer:
 
 def main() -> None:
     gan, gan_data, gan_trainer = main_job_settings("synthetic.yaml")
-    eta, eta_data, eta_trainer = main_job_settings("synthetic_regressor.yaml")
+    eta, eta_data, eta_trainer = main_job_settings("synthetic_pretrain.yaml")
     gan_steps, eta_steps = gan_trainer["max_steps"], eta_trainer["max_steps"]
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -78,7 +78,7 @@ def main() -> None:
         common = {"seed": seed, "prior_samples": args.prior_samples}
         data = {"max_prior_samples": args.prior_samples, "seed": seed}
         pl.seed_everything(seed)
-        regressor = KeypointRegressor(**eta)
+        regressor = RegressorPretraining(**eta)
         trainer = _trainer(root, args.regressor_steps, eta_trainer.get("precision"))
         trainer.fit(regressor, SyntheticDataModule(**eta_data, **data))
         eta_path = root / f"eta-{seed}.ckpt"

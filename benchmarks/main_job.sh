@@ -16,7 +16,7 @@ mkdir -p "$logs"
 for seed in "${seeds[@]}"; do
   rm -rf outputs/synthetic
   t0=$(date +%s.%N)
-  kpbottleneck fit --config experiments/synthetic_regressor.yaml --seed_everything "$seed" >"$logs/seed$seed.eta.log" 2>&1
+  kpbottleneck fit --config experiments/synthetic_pretrain.yaml --seed_everything "$seed" >"$logs/seed$seed.eta.log" 2>&1
   t1=$(date +%s.%N)
   kpbottleneck fit --config experiments/synthetic.yaml --seed_everything "$seed" >"$logs/seed$seed.gan.log" 2>&1
   t2=$(date +%s.%N)

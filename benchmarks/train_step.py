@@ -4,6 +4,7 @@
     python benchmarks/train_step.py --precision bf16-mixed --no-channels-last
     python benchmarks/train_step.py --size paper --device cuda --channels-last --compile
     python benchmarks/train_step.py --model regressor
+    python benchmarks/train_step.py --original-perceptual-loss     # Γ to conv5_2, as real-data configs
     python benchmarks/train_step.py --precision bf16-mixed --data synthetic --workers 0
 
 Sizes: ``main`` is the synthetic main job's (its configs: 64 px, batch 8, the synthetic skeleton, narrow
@@ -41,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from datamodules import SyntheticDataModule
 from datamodules.base import loader_workers
-from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck import KeypointGAN, RegressorPretraining
 from kpbottleneck.hardware import default_precision
 from kpbottleneck.profiling import OperatorCounter
 from kpbottleneck.skeletons import get_skeleton
@@ -52,7 +53,7 @@ PAPER_BATCH = 16
 
 def settings(model: str, size: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(model init_args, data init_args)`` of the main job's config or of the paper's setting."""
-    config = "synthetic.yaml" if model == "gan" else "synthetic_regressor.yaml"
+    config = "synthetic.yaml" if model == "gan" else "synthetic_pretrain.yaml"
     init_args, data, _ = main_job_settings(config)  # (model, data, trainer)
     if size == "main":
         return init_args, data
@@ -154,12 +155,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--profile-batches", type=int, default=3)
     parser.add_argument("--data", choices=("random", "synthetic"), default="random")
+    parser.add_argument(
+        "--original-perceptual-loss",
+        action="store_true",
+        help="Γ over the original's layers (to conv5_2) instead of the main job's",
+    )
     parser.add_argument("--workers", type=int, default=None, help="loader processes of --data synthetic")
     args = parser.parse_args()
     args.precision = args.precision or default_precision(args.device).precision
     if args.data == "synthetic" and args.size != "main":
         parser.error("--data synthetic has the main job's size only (its skeleton and image size)")
     init_args, data_args = settings(args.model, args.size)
+    if args.original_perceptual_loss:
+        init_args = {k: v for k, v in init_args.items() if k != "perceptual_layers"}
     batch_size = data_args["batch_size"]
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -169,7 +177,7 @@ def main() -> None:
     options = {"compile": True} if args.compile else {}
     if args.channels_last is not None:
         options["channels_last"] = args.channels_last
-    cls = KeypointGAN if args.model == "gan" else KeypointRegressor
+    cls = KeypointGAN if args.model == "gan" else RegressorPretraining
     model = cls(**{**init_args, **options})
     profiled = args.warmup + args.batches
     timer = StepTimer(args.device, profiled, args.profile_batches, include_loading=args.data == "synthetic")

@@ -130,7 +130,7 @@ class KeypointDataModule(pl.LightningDataModule):
             stops training (``"raise"``).
         prior_only: training batches carry prior poses alone (``prior_keypoints``, ``prior_visibility``),
             drawn with replacement, as many per epoch as there are frame pairs: η's pre-training
-            (:class:`~kpbottleneck.keypoint_regressor.KeypointRegressor`) never looks at an image, and
+            (:class:`~kpbottleneck.regressor_pretraining.RegressorPretraining`) never looks at an image, and
             this way no frame is decoded or rendered for it.
 
     Training batches come in an order and with per-sample randomness that are functions of a seed

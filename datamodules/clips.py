@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from datamodules.augment import ColourJitter
 from datamodules.base import KeypointDataModule, OnCorrupt
+from datamodules.image_augmentation import ColourJitter
 from datamodules.poses import PoseDataset
 from datamodules.prepared import PreparedFrames
 from datamodules.tps import ThinPlateSplinePairDataset

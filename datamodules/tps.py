@@ -15,7 +15,7 @@ from kornia.geometry.transform import get_tps_transform, warp_image_tps
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from kpbottleneck.augmentation import random_similarity
+from kpbottleneck.keypoint_jitter import random_similarity
 
 
 def random_tps_warp(

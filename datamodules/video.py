@@ -42,8 +42,8 @@ class FramePairDataset(Dataset):
         per_video: one sample per video with a random target frame instead (for collections of very
             many videos, whose frames are then counted only when a video is first read).
         augment: applied to the two frames together (``(x, x′) → (x, x′)``), e.g.
-            :meth:`~datamodules.augment.ColourJitter.same`: one colour jitter for both frames, since Ψ
-            cannot know a colour shift that only x has.
+            :meth:`~datamodules.image_augmentation.ColourJitter.same`: one colour jitter for both frames,
+            since Ψ cannot know a colour shift that only x has.
     """
 
     def __init__(
@@ -87,7 +87,7 @@ class LabelledFrameDataset(Dataset):
     """Frames with ground-truth keypoints: ``{"image", "keypoints", "visibility"}``, plus whatever the
     collection's optional ``annotations(video, t)`` adds (``activity``, ``box``); the visibility comes
     from its optional ``visibility(video, t)`` (default: all visible). ``augment`` transforms each sample,
-    e.g. :class:`datamodules.augment.LabelledAugmentation` (keypoint-aware affine and flips)."""
+    e.g. :class:`datamodules.image_augmentation.LabelledAugmentation` (keypoint-aware affine and flips)."""
 
     def __init__(
         self,

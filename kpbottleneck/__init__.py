@@ -4,7 +4,8 @@ An implementation of KeypointGAN (Jakab, Gupta, Bilen, Vedaldi, CVPR 2020) in Py
 """
 
 from kpbottleneck.keypoint_gan import KeypointGAN
-from kpbottleneck.keypoint_regressor import KeypointRegressor
+from kpbottleneck.keypoint_regressor import KeypointRegressor  # deprecated alias (until 0.3)
+from kpbottleneck.regressor_pretraining import RegressorPretraining
 from kpbottleneck.rendering import SkeletonRenderer, render_skeleton
 from kpbottleneck.skeletons import SKELETONS, Skeleton, get_skeleton
 
@@ -14,6 +15,7 @@ __all__ = [
     "SKELETONS",
     "KeypointGAN",
     "KeypointRegressor",
+    "RegressorPretraining",
     "Skeleton",
     "SkeletonRenderer",
     "__version__",

@@ -13,8 +13,8 @@ compute those convolutions channels-last in either layout (a standard-layout one
 and of its input gradient back), and everything around them reads in the standard layout whatever would
 sum in memory order (:class:`~kpbottleneck.networks.InstanceNorm`, the perceptual loss's terms,
 :func:`clip_gradient_norm`). A seed then trains the same model with the option on or off, only faster
-(``tests/kpbottleneck/test_keypoint_gan.py::test_channels_last_trains_the_same_numbers_under_bf16``). Other CPUs'
-bf16 kernels (AVX512-BF16 without AMX) differ by layout in the last bits.
+(``tests/kpbottleneck/test_keypoint_gan.py::test_channels_last_trains_the_same_numbers_under_bf16``).
+Other CPUs' bf16 kernels (AVX512-BF16 without AMX) differ by layout in the last bits.
 """
 
 from __future__ import annotations

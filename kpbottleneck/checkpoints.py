@@ -3,7 +3,7 @@
 A KeypointGAN checkpoint names its networks ``detector.encoder.*``, ``detector.regressor.*``,
 ``detector.decoder.*`` and ``discriminator.*``; one written before KeypointGAN held a
 :class:`~kpbottleneck.detector.KeypointDetector` says ``encoder.*``… without ``detector.``; a
-:class:`~kpbottleneck.KeypointRegressor` checkpoint has η's ``regressor.*`` alone. Every reader here takes
+:class:`~kpbottleneck.RegressorPretraining` checkpoint has η's ``regressor.*`` alone. Every reader here takes
 all three.
 """
 

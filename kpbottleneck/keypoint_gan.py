@@ -116,7 +116,7 @@ class KeypointGAN(TrainingRecipe):
             ``trainer.max_steps``, two optimiser steps a batch, and/or ``max_epochs``) over whose end both
             learning rates fall linearly to zero; 0 keeps them constant.
         gradient_clip: gradient-norm clipping of both optimisers (0 disables).
-        regressor_checkpoint: a :class:`~kpbottleneck.keypoint_regressor.KeypointRegressor` checkpoint
+        regressor_checkpoint: a :class:`~kpbottleneck.regressor_pretraining.RegressorPretraining` checkpoint
             whose η initialises this model's η when ``fit`` starts.
         init_checkpoint: a KeypointGAN checkpoint whose weights initialise all four networks when ``fit``
             starts (fine-tuning, e.g. 300-W from the VoxCeleb2 model; optimiser state starts afresh).
@@ -333,7 +333,7 @@ class KeypointGAN(TrainingRecipe):
     ) -> None:
         """Initialise the named networks (``"encoder"``, ``"regressor"``, ``"decoder"``,
         ``"discriminator"``) from a checkpoint (:func:`kpbottleneck.checkpoints.load_networks`): a
-        :class:`KeypointRegressor` checkpoint has η's, a KeypointGAN checkpoint all four. ``option`` names
+        :class:`RegressorPretraining` checkpoint has η's, a KeypointGAN checkpoint all four. ``option`` names
         the setting in errors."""
         hp = self.hparams
         architecture = (

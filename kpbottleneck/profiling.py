@@ -1,8 +1,8 @@
 """Counting what a piece of training code launches: ATen operators, and CUDA kernels and copies.
 
 Launch counts, not times, are what a Python-bound step is made of, and they do not depend on the machine:
-a test can guard them on a CPU (``tests/kpbottleneck/test_keypoint_gan.py``) and ``benchmarks/train_step.py`` reports
-them beside its timings.
+a test can guard them on a CPU (``tests/kpbottleneck/test_keypoint_gan.py``) and
+``benchmarks/train_step.py`` reports them beside its timings.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The default callbacks (exact resume, a checkpoint on SIGTERM, the non-finite watch), the speed options
 ``compile`` and ``channels_last``, the check that the data's skeleton is the model's, and the learning-rate
 decay over the fit's batches. :class:`~kpbottleneck.KeypointGAN` and
-:class:`~kpbottleneck.KeypointRegressor` are recipes; each says which networks it trains.
+:class:`~kpbottleneck.RegressorPretraining` are recipes; each says which networks it trains.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from datamodules import SyntheticDataModule
-from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck import KeypointGAN, RegressorPretraining
 
 ABLATIONS = Path(__file__).resolve().parents[1] / "benchmarks" / "ablations.py"
 
@@ -20,10 +20,10 @@ def ablations():
 
 def test_ablations_use_the_main_jobs_settings(ablations):
     gan, gan_data, gan_trainer = ablations.main_job_settings("synthetic.yaml")
-    eta, eta_data, eta_trainer = ablations.main_job_settings("synthetic_regressor.yaml")
+    eta, eta_data, eta_trainer = ablations.main_job_settings("synthetic_pretrain.yaml")
     assert "regressor_checkpoint" not in gan and gan_trainer["max_steps"] > 0 and eta_trainer["max_steps"] > 0
     assert gan_data["image_size"] == gan["image_size"] == eta_data["image_size"]
-    model, regressor = KeypointGAN(**gan), KeypointRegressor(**eta)
+    model, regressor = KeypointGAN(**gan), RegressorPretraining(**eta)
     for name in ("skeleton", "image_size", "regressor_channels", "regressor_depth"):
         assert model.hparams[name] == regressor.hparams[name], name  # η's checkpoint must fit the GAN
     assert SyntheticDataModule(**eta_data).prior_only and not SyntheticDataModule(**gan_data).prior_only
@@ -117,7 +117,9 @@ def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
         run["test_error"] / run["mean_pose_baseline"], abs=1e-3
     )
     assert len(run["validation"]) == 2 and set(run["commands"]) == {"eta", "gan", "test"}
-    assert "| carphone | 1× | 0 |" in (tmp_path / "results.md").read_text() and run["perceptual"] == "main job's"
+    assert (
+        "| carphone | 1× | 0 |" in (tmp_path / "results.md").read_text() and run["perceptual"] == "main job's"
+    )
     diagnose = [sys.executable, str(LIVE_ACTION.with_name("diagnose.py")), "--out", str(tmp_path)]
     (line,) = subprocess.run(diagnose, check=True, capture_output=True, text=True).stdout.splitlines()[:1]
     diagnosis = json.loads(line)

@@ -109,11 +109,11 @@ def test_gan_config_trains_from_its_prepared_frames(name, roots, tmp_path, capsy
 @pytest.mark.parametrize("name", REGRESSOR_CONFIGS)
 def test_regressor_config_runs_on_its_data_format(name, roots):
     networks = ["--model.init_args.regressor_channels=4", "--model.init_args.regressor_depth=2"]
-    run_fast_dev(f"{name}_regressor", data_options(name, roots), networks)
+    run_fast_dev(f"{name}_pretrain", data_options(name, roots), networks)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["my_videos_regressor", "my_videos"])
+@pytest.mark.parametrize("config", ["my_videos_pretrain", "my_videos"])
 def test_own_videos_with_the_shipped_human_prior(config, roots):
     """README "Your own videos": ``--data.prior mocap`` with the h36m17 skeleton, steps 1 and 2."""
     human = ["--data.prior", "mocap", "--data.skeleton", "h36m17", "--model.init_args.skeleton", "h36m17"]

@@ -14,7 +14,7 @@ committed. For each clip and seed this script
    three training blocks, one prior block, one test block (the paper's protocol: training frames, prior
    poses and test frames from disjoint parts of the footage; a pair's two frames never leave their block);
 3. trains as a user does with their own videos (README "Your own videos"): ``kpbottleneck fit`` with
-   ``experiments/my_videos_regressor.yaml`` (η on the prior poses) and ``experiments/my_videos.yaml``
+   ``experiments/my_videos_pretrain.yaml`` (η on the prior poses) and ``experiments/my_videos.yaml``
    (KeypointGAN), then ``kpbottleneck test``, each with a generated second ``--config`` that holds the clip's
    paths and keypoint set and the main job's budget (``experiments/synthetic*.yaml``: image size, network
    widths, learning rates and schedules, η's steps and KeypointGAN's batches, the latter times
@@ -179,7 +179,7 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
 
 def budget_configs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(η, KeypointGAN)`` settings of the main job that a live-action run takes: its budget and sizes."""
-    eta = yaml.safe_load((EXPERIMENTS / "synthetic_regressor.yaml").read_text())
+    eta = yaml.safe_load((EXPERIMENTS / "synthetic_pretrain.yaml").read_text())
     gan = yaml.safe_load((EXPERIMENTS / "synthetic.yaml").read_text())
     eta_model = {
         k: eta["model"]["init_args"][k] for k in ("image_size", "regressor_channels", "regressor_depth")
@@ -284,7 +284,7 @@ def train_and_test(
     cli = [sys.executable, "-m", "kpbottleneck"]
     eta_configs = [
         "--config",
-        "experiments/my_videos_regressor.yaml",
+        "experiments/my_videos_pretrain.yaml",
         "--config",
         str(run_dir / "regressor.yaml"),
     ]

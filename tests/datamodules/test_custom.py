@@ -3,8 +3,8 @@ import pytest
 import torch
 from torchvision.utils import save_image
 
-from datamodules.augment import ColourJitter
 from datamodules.custom import VideoFolderDataModule
+from datamodules.image_augmentation import ColourJitter
 from kpbottleneck.coordinates import normalized_to_box_pixels
 from kpbottleneck.skeletons import SYNTHETIC
 from tests.real_formats import write_video

@@ -2,7 +2,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from kpbottleneck import KeypointRegressor
+from kpbottleneck import RegressorPretraining
 from kpbottleneck.acceleration import clip_gradient_norm, resolve_channels_last
 
 
@@ -42,7 +42,7 @@ def test_channels_last_none_follows_the_trainer(precision):
 
 
 def test_a_module_resolves_its_layout_when_the_trainer_sets_it_up():
-    model = KeypointRegressor(image_size=32, regressor_channels=4, regressor_depth=2)
+    model = RegressorPretraining(image_size=32, regressor_channels=4, regressor_depth=2)
     assert model.channels_last is False  # plain Python: the standard layout
     trainer = pl.Trainer(accelerator="cpu", precision="32-true", logger=False, enable_progress_bar=False)
     model.trainer = trainer

@@ -16,7 +16,7 @@ from kpbottleneck.hardware import default_precision
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "experiments" / "smoke.yaml")
-SMOKE_REGRESSOR = str(ROOT / "experiments" / "smoke_regressor.yaml")
+SMOKE_REGRESSOR = str(ROOT / "experiments" / "smoke_pretrain.yaml")
 FIT_SMOKE = [sys.executable, "-m", "kpbottleneck", "fit", "--config", SMOKE]
 
 
@@ -312,7 +312,7 @@ def test_an_explicit_precision_wins_over_the_machine(monkeypatch):
 
 
 def test_the_main_job_configs_leave_precision_and_layout_to_the_machine():
-    for name in ("synthetic.yaml", "synthetic_regressor.yaml"):
+    for name in ("synthetic.yaml", "synthetic_pretrain.yaml"):
         cli = KeypointCLI(
             args=["--config", str(ROOT / "experiments" / name), "--model.init_args.regressor_checkpoint=null"]
             if name == "synthetic.yaml"

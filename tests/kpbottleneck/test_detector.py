@@ -5,7 +5,7 @@ import pytorch_lightning as pl
 import torch
 
 from datamodules import RandomDataModule
-from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck import KeypointGAN, RegressorPretraining
 from kpbottleneck.detector import KeypointDetector
 from kpbottleneck.skeletons import Skeleton
 from tests.helpers import cpu_trainer
@@ -87,7 +87,7 @@ def test_the_gan_and_its_detector_share_networks_and_layout(tiny_gan_kwargs):
 def test_from_checkpoint_names_a_missing_file_and_a_checkpoint_without_a_detector(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nothing\.ckpt"):
         KeypointDetector.from_checkpoint(tmp_path / "nothing.ckpt")
-    regressor = KeypointRegressor(image_size=32, regressor_channels=4, regressor_depth=2)
+    regressor = RegressorPretraining(image_size=32, regressor_channels=4, regressor_depth=2)
     path = tmp_path / "eta.ckpt"
     torch.save({"state_dict": regressor.state_dict(), "hyper_parameters": dict(regressor.hparams)}, path)
     with pytest.raises(ValueError, match=r"eta.ckpt.*lacks the detector's weights.*encoder"):

@@ -4,7 +4,7 @@ import torch
 from pytorch_lightning.trainer.states import TrainerFn
 
 from datamodules import RandomDataModule
-from kpbottleneck import KeypointGAN, KeypointRegressor
+from kpbottleneck import KeypointGAN, RegressorPretraining
 from kpbottleneck.hardware import cpu_has_amx, has_native_bf16
 from kpbottleneck.nonfinite import NonFiniteError
 from kpbottleneck.profiling import OperatorCounter
@@ -209,7 +209,7 @@ def test_checkpoint_round_trip_gives_same_predictions(tmp_path, tiny_gan_kwargs)
 
 
 def test_regressor_checkpoint_initialises_eta(tmp_path, tiny_gan_kwargs):
-    regressor = KeypointRegressor(
+    regressor = RegressorPretraining(
         skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2
     )
     trainer = _trainer(tmp_path, max_steps=1, limit_val_batches=0)

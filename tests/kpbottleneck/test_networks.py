@@ -80,7 +80,7 @@ def test_pose_encoder_starts_from_an_almost_empty_skeleton_image():
     [
         ("KeypointGAN", {"unet_depth": 4}, "unet_depth"),
         ("KeypointGAN", {"unet_depth": 2, "regressor_depth": 4}, "regressor_depth"),
-        ("KeypointRegressor", {"regressor_depth": 4}, "regressor_depth"),
+        ("RegressorPretraining", {"regressor_depth": 4}, "regressor_depth"),
     ],
 )
 def test_an_image_size_the_networks_cannot_halve_is_refused_when_the_model_is_built(model, depths, option):

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from kpbottleneck.augmentation import jitter_keypoints, random_similarity
+from kpbottleneck.keypoint_jitter import jitter_keypoints, random_similarity
 
 
 def test_identity_without_jitter():
@@ -20,3 +21,13 @@ def test_is_a_similarity_within_ranges():
     assert transform[:, :2, 2].abs().max() <= 0.1 + 1e-6
     angles = torch.rad2deg(torch.atan2(linear[:, 1, 0], linear[:, 0, 0])).abs()
     assert angles.max() <= 20.0 + 1e-3 and angles.max() > 5.0
+
+
+def test_the_old_module_name_still_imports_and_warns(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "kpbottleneck.augmentation", raising=False)
+    with pytest.warns(DeprecationWarning, match="import from kpbottleneck.keypoint_jitter"):
+        old = importlib.import_module("kpbottleneck.augmentation")
+    assert old.jitter_keypoints is jitter_keypoints and old.random_similarity is random_similarity

@@ -5,7 +5,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from kpbottleneck import KeypointRegressor
+from kpbottleneck import RegressorPretraining
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.nonfinite import NonFiniteError
 from tests.helpers import cpu_trainer
@@ -13,7 +13,7 @@ from tests.helpers import cpu_trainer
 
 def test_pretraining_learns_to_invert_the_renderer(tmp_path):
     pl.seed_everything(0)
-    model = KeypointRegressor(
+    model = RegressorPretraining(
         skeleton="synthetic", image_size=32, regressor_channels=8, regressor_depth=2, lr=3e-3
     )
     angles = torch.arange(17) * 2 * math.pi / 17
@@ -34,7 +34,7 @@ def test_pretraining_learns_to_invert_the_renderer(tmp_path):
 
 
 def test_jitter_is_applied_in_training(monkeypatch):
-    model = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2)
+    model = RegressorPretraining(skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2)
     seen = {}
     monkeypatch.setattr(model, "log", lambda *a, **k: None)
 
@@ -50,7 +50,7 @@ def test_jitter_is_applied_in_training(monkeypatch):
 
 
 def test_lr_decay_reaches_zero_at_the_last_step(tmp_path):
-    model = KeypointRegressor(
+    model = RegressorPretraining(
         skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2, lr_decay=0.5
     )
     poses = torch.rand(16, 17, 2) - 0.5
@@ -67,9 +67,9 @@ def test_lr_decay_reaches_zero_at_the_last_step(tmp_path):
 
 
 def test_a_nan_regressor_loss_stops_pre_training_with_a_clear_error(tmp_path, monkeypatch):
-    regressor = KeypointRegressor(image_size=32, regressor_channels=4, regressor_depth=2)
+    regressor = RegressorPretraining(image_size=32, regressor_channels=4, regressor_depth=2)
     monkeypatch.setattr(
-        "kpbottleneck.keypoint_regressor.keypoint_mse", lambda *args: keypoint_mse(*args) * float("inf")
+        "kpbottleneck.regressor_pretraining.keypoint_mse", lambda *args: keypoint_mse(*args) * float("inf")
     )
     trainer = cpu_trainer(tmp_path, max_steps=3, limit_val_batches=0, log_every_n_steps=1)
     with pytest.raises(NonFiniteError, match="regressor loss was NaN or infinite at training step 0"):
@@ -81,7 +81,7 @@ def test_compiled_regressor_trains_like_the_eager_one_and_keeps_its_checkpoint_k
     trained = {}
     for compile in (False, True):
         pl.seed_everything(0)
-        model = KeypointRegressor(image_size=32, regressor_channels=4, regressor_depth=2, compile=compile)
+        model = RegressorPretraining(image_size=32, regressor_channels=4, regressor_depth=2, compile=compile)
         loader = DataLoader([{"prior_keypoints": pose} for pose in poses], batch_size=2)
         cpu_trainer(tmp_path, max_steps=2).fit(model, loader)
         trained[compile] = model
@@ -93,3 +93,24 @@ def test_compiled_regressor_trains_like_the_eager_one_and_keeps_its_checkpoint_k
         eager = trained[False](trained[False].renderer(poses))
         compiled = trained[True](trained[True].renderer(poses))
     torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=1e-4)
+
+
+def test_the_old_name_still_builds_the_same_module_and_warns(tmp_path):
+    from kpbottleneck import KeypointRegressor
+
+    with pytest.warns(DeprecationWarning, match="use kpbottleneck.RegressorPretraining"):
+        old = KeypointRegressor(skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2)
+    new = RegressorPretraining(skeleton="synthetic", image_size=32, regressor_channels=4, regressor_depth=2)
+    assert isinstance(old, RegressorPretraining) and dict(old.hparams) == dict(new.hparams)
+    assert old.state_dict().keys() == new.state_dict().keys()
+
+
+def test_the_old_config_names_are_the_new_configs():
+    from pathlib import Path
+
+    experiments = Path(__file__).resolve().parents[2] / "experiments"
+    old = sorted(experiments.glob("*_regressor.yaml"))
+    assert old and all(path.is_symlink() for path in old)
+    for path in old:
+        new = path.with_name(path.name.replace("_regressor.yaml", "_pretrain.yaml"))
+        assert path.resolve() == new.resolve() and "kpbottleneck.RegressorPretraining" in new.read_text()

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from datamodules.augment import ColourJitter, LabelledAugmentation
+from datamodules.image_augmentation import ColourJitter, LabelledAugmentation
 from datamodules.video import FramePairDataset
 from kpbottleneck.skeletons import SYNTHETIC
 
@@ -72,3 +73,13 @@ def test_a_pair_shares_one_colour_jitter():
         assert not torch.equal(sample["image"], _StillVideo().image)  # jittered all the same
     first, second = jitter(_StillVideo().image), jitter(_StillVideo().image)
     assert not torch.equal(first, second)  # separate calls draw separately
+
+
+def test_the_old_module_name_still_imports_and_warns(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, "datamodules.augment", raising=False)
+    with pytest.warns(DeprecationWarning, match="import from datamodules.image_augmentation"):
+        old = importlib.import_module("datamodules.augment")
+    assert old.ColourJitter is ColourJitter and old.LabelledAugmentation is LabelledAugmentation
