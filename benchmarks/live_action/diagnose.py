@@ -3,7 +3,8 @@
     python benchmarks/live_action/diagnose.py                         # every run under outputs/live_action
     python benchmarks/live_action/diagnose.py --out /tmp/la
 
-For each run (``<out>/<clip>/budget<B>/seed<N>``), one JSON line and a row of ``<out>/diagnosis.md``:
+For each finished run (``<out>/<clip>/<setting>/seed<N>`` with its ``test.log``), one JSON line and a row
+of ``<out>/diagnosis.md``:
 
 - **Ψ's use of the skeleton**: the mean absolute pixel error (images in [0, 1]) of x̂ = Ψ(β(η(Φ(x))), x′)
   against x on the test frames, beside the same with the skeleton image blanked (all zeros) and with the
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from PIL import Image
 from run import GROUND_TRUTH, HERE, REPO, SKELETONS, crop_box, frame_roles, read_landmarks, read_manifest
 from torch.nn import functional as F
@@ -117,10 +119,11 @@ def main() -> None:
     rows = []
     for run_dir in sorted(args.out.glob("*/budget*/seed*")):
         name = run_dir.parts[-3]
-        clip = manifest[name]
         checkpoint = run_dir / "gan" / "last.ckpt"
-        if not checkpoint.is_file():
+        if not (run_dir / "test.log").is_file():  # not finished
             continue
+        window = yaml.safe_load((run_dir / "gan.yaml").read_text())["data"]["init_args"]["window"]
+        clip = {**manifest[name], "window": window}
         detector = KeypointDetector.from_checkpoint(checkpoint)
         frames, partners = test_pairs(args.out / name / "data", clip["block_frames"], clip["window"][0])
         images = load_frames(args.out / name / "data", frames, detector.image_size)

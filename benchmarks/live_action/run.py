@@ -170,6 +170,7 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
     floor = label_error(second[both], truth[both], side)
     return {
         "crop": {"x0": x0, "y0": y0, "side": side},
+        "window": list(clip["window"]),
         "frames": {r: roles.count(r) for r in ("train", "prior", "test")},
         "prior_poses": len(prior),
         "test_frames": len(test_frames),
@@ -302,6 +303,7 @@ def train_and_test(
         "seed": seed,
         "budget": args.budget,
         "perceptual": "original" if args.original_perceptual_loss else "main job's",
+        "window": list(clip["window"]),
         "test_error": round(error, 3),
         "flip_tolerant": round(metrics["test/keypoint_error_flip_tolerant"], 3),
         "mean_pose_baseline": round(baseline, 3),
@@ -313,14 +315,21 @@ def train_and_test(
     }
 
 
-def run_key(run_: dict[str, Any]) -> tuple[str, int, str, int]:
-    """What tells runs apart: clip, budget, perceptual loss, seed."""
-    return run_["clip"], run_["budget"], run_["perceptual"], run_["seed"]
+def run_key(run_: dict[str, Any]) -> tuple[str, int, str, tuple[int, int], int]:
+    """What tells runs apart: clip, budget, perceptual loss, window, seed."""
+    return run_["clip"], run_["budget"], run_["perceptual"], tuple(run_["window"]), run_["seed"]
 
 
-def setting(run_: dict[str, Any]) -> str:
-    """The table's name of a run's budget and perceptual loss."""
-    return f"{run_['budget']}×" + (", Γ to conv5_2" if run_["perceptual"] == "original" else "")
+def setting(run_: dict[str, Any], clip_window: list[int]) -> str:
+    """The table's name of a run's budget, perceptual loss and (where not the clip's) window."""
+    name = f"{run_['budget']}×" + (", Γ to conv5_2" if run_["perceptual"] == "original" else "")
+    return name + ("" if run_["window"] == clip_window else f", window {run_['window']}")
+
+
+def variant_folder(args: argparse.Namespace, clip: dict[str, Any]) -> str:
+    """The folder of a run's setting under its clip's, e.g. ``budget1``, ``budget1_window12-23``."""
+    folder = f"budget{args.budget}" + ("_original_perceptual" if args.original_perceptual_loss else "")
+    return folder + (f"_window{clip['window'][0]}-{clip['window'][1]}" if args.window else "")
 
 
 def table(prepared: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> str:
@@ -333,14 +342,16 @@ def table(prepared: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> st
     for run_ in runs:
         floor = prepared[run_["clip"]]["label_noise_floor"]
         lines.append(
-            f"| {run_['clip']} | {setting(run_)} | {run_['seed']} | {run_['test_error']:.2f} | "
+            f"| {run_['clip']} | {setting(run_, prepared[run_['clip']]['window'])} | {run_['seed']} | "
+            f"{run_['test_error']:.2f} | "
             f"{run_['flip_tolerant']:.2f} | {run_['mean_pose_baseline']:.2f} | {run_['ratio']:.3f} | "
             f"{floor:.2f} | "
             f"{' / '.join(f'{v:.2f}' for v in run_['validation'])} | {run_['minutes']:.1f} |"
         )
     groups: dict[tuple[str, str], list[float]] = {}
     for run_ in runs:
-        groups.setdefault((run_["clip"], setting(run_)), []).append(run_["ratio"])
+        name = setting(run_, prepared[run_["clip"]]["window"])
+        groups.setdefault((run_["clip"], name), []).append(run_["ratio"])
     for (clip, name), ratios in groups.items():
         median = statistics.median(ratios)
         lines.append(f"| {clip} | {name} | median of {len(ratios)} | | | | **{median:.3f}** | | | |")
@@ -357,6 +368,9 @@ def main() -> None:
     parser.add_argument(
         "--original-perceptual-loss", action="store_true", help="Γ over the original's layers (to conv5_2)"
     )
+    parser.add_argument(
+        "--window", type=int, nargs=2, default=None, help="frame gaps of a pair (default: each clip's)"
+    )
     parser.add_argument("--smoke", action="store_true", help="a few steps of tiny networks (CI)")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "live_action")
     args = parser.parse_args()
@@ -369,21 +383,21 @@ def main() -> None:
     results = args.out / "results.json"
     earlier = json.loads(results.read_text()) if results.is_file() else {"clips": {}, "runs": []}
     prepared, runs = earlier["clips"], earlier["runs"]
+    for name, summary in prepared.items():  # results written before --window existed: the clips' own
+        summary.setdefault("window", manifest[name]["window"])
+    for run_ in runs:
+        run_.setdefault("window", manifest[run_["clip"]]["window"])
     for name in names:
         data = args.out / name / "data"
         prepared[name] = prepare_clip(name, manifest[name], data)
         print(json.dumps({"clip": name, **prepared[name]}), flush=True)
         for seed in args.seeds:
-            variant = f"budget{args.budget}" + (
-                "_original_perceptual" if args.original_perceptual_loss else ""
-            )
-            run_dir = args.out / name / variant / f"seed{seed}"
+            clip = {**manifest[name], "window": args.window or manifest[name]["window"]}
+            run_dir = args.out / name / variant_folder(args, clip) / f"seed{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
-            done = train_and_test(name, manifest[name], data, run_dir, seed, args)
-            runs = [r for r in runs if (r["clip"], r["budget"], r["seed"]) != (name, args.budget, seed)]
-            runs = sorted(
-                [*runs, done], key=lambda r: (list(prepared).index(r["clip"]), r["budget"], r["seed"])
-            )
+            done = train_and_test(name, clip, data, run_dir, seed, args)
+            runs = [r for r in runs if run_key(r) != run_key(done)]
+            runs = sorted([*runs, done], key=lambda r: (list(prepared).index(r["clip"]), *run_key(r)[1:]))
             print(json.dumps({k: v for k, v in done.items() if k != "commands"}), flush=True)
             results.write_text(json.dumps({"clips": prepared, "runs": runs}, indent=1) + "\n")
             (args.out / "results.md").write_text(table(prepared, runs))
