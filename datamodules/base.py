@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities import AttributeDict
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, default_collate
 
 from datamodules.poses import PoseDataset
@@ -26,6 +27,13 @@ from datamodules.sampling import ResumableDataLoader, ResumableSampler, SeededSa
 from kpbottleneck.skeletons import Skeleton, get_skeleton
 
 OnCorrupt = Literal["skip", "raise"]
+
+
+def _length(dataset: Dataset) -> int:
+    """The number of samples of a map-style dataset (every dataset of the data modules is one)."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(f"{type(dataset).__name__} has no length: the data modules need map-style datasets")
+    return len(dataset)
 
 
 def loader_workers(requested: int | None, trainer: pl.Trainer | None) -> int:
@@ -118,7 +126,7 @@ class KeypointDataModule(pl.LightningDataModule):
 
     Subclasses implement :meth:`build_datasets`, returning a mapping with any of the keys ``pairs``
     and ``prior`` (training; ``prior`` a :class:`PoseDataset`), ``val``, ``test``, ``predict`` and
-    ``regression`` (labelled training images for the supervised post-processing only). A subclass whose
+    ``post_processing`` (labelled training images for the supervised post-processing only). A subclass whose
     evaluation data has activities / categories names them in ``activities`` (batches carry the ids).
 
     Args:
@@ -161,6 +169,13 @@ class KeypointDataModule(pl.LightningDataModule):
         self.prior_only = prior_only
         self.datasets: dict[str, Dataset] = {}
 
+    @property
+    def hparams(self) -> AttributeDict:
+        """The settings a subclass saved with ``save_hyperparameters`` (Lightning's, read by attribute)."""
+        hparams = super().hparams
+        assert isinstance(hparams, AttributeDict)
+        return hparams
+
     def build_datasets(self, stage: str) -> Mapping[str, Dataset]:
         raise NotImplementedError(f"{type(self).__name__} must implement build_datasets(stage)")
 
@@ -180,6 +195,7 @@ class KeypointDataModule(pl.LightningDataModule):
         if sampler is None and self.trainer is not None and self.trainer.world_size > 1:
             sampler = UnrepeatedDistributedSampler(dataset, self.trainer.world_size, self.trainer.global_rank)
         resumable = isinstance(sampler, ResumableSampler)
+        seed = sampler.seed if isinstance(sampler, ResumableSampler) else 0
         workers = loader_workers(self.num_workers, self.trainer)
         # A generator for every loader: each new iterator draws its workers' base seed from it (else from
         # torch's global generator, the training step's stream), so no validation or test loader shifts the
@@ -193,24 +209,28 @@ class KeypointDataModule(pl.LightningDataModule):
             num_workers=workers,
             persistent_workers=workers > 0,
             collate_fn=collate_fn,
-            generator=torch.Generator().manual_seed(sampler.seed if resumable else 0),
+            generator=torch.Generator().manual_seed(seed),
         )
 
     def train_dataloader(self) -> DataLoader:
         if self.prior_only:  # poses drawn with replacement, as many an epoch as there are frame pairs
-            source, samples, collate = self.datasets["prior"], len(self.datasets["pairs"]), None
+            source, samples, collate = self.datasets["prior"], _length(self.datasets["pairs"]), None
         else:
             pairs = PairsWithPriorDataset(self.datasets["pairs"], self.datasets["prior"], self.on_corrupt)
             source, samples, collate = pairs, len(pairs), collate_skipping
         trainer = self.trainer
         ranks, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         seed = torch.initial_seed() % 2**62  # (a resumed run's loader gets the checkpoint's back)
-        sampler = ResumableSampler(len(source), samples, seed, self.prior_only, num_replicas=ranks, rank=rank)
+        sampler = ResumableSampler(
+            _length(source), samples, seed, self.prior_only, num_replicas=ranks, rank=rank
+        )
         if trainer is not None:
             # Lightning draws the first iterator before it sets the sampler's epoch: set it here
             sampler.set_epoch(trainer.current_epoch)
             if trainer.fit_loop.restarting:  # skip the epoch's batches trained on before the checkpoint
-                done = trainer.fit_loop.epoch_loop.batch_progress.current.processed * self.batch_size
+                # (typed as its base class, the tracker counts processed batches too)
+                progress = trainer.fit_loop.epoch_loop.batch_progress.current
+                done = getattr(progress, "processed") * self.batch_size  # noqa: B009
                 if 0 < done < sampler.num_samples:
                     sampler.resume(trainer.current_epoch, done)
         self.datasets["train"] = SeededSamples(source)
@@ -223,10 +243,17 @@ class KeypointDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
 
-    def regression_dataloader(self) -> DataLoader:
+    def post_processing_dataloader(self) -> DataLoader:
         """Labelled training images, for the supervised post-processing of
         :class:`~kpbottleneck.evaluation.KeypointEvaluation` (never used to train the model)."""
-        return self._loader("regression")
+        return self._loader("post_processing")
+
+    def regression_dataloader(self) -> DataLoader:
+        """Deprecated name of :meth:`post_processing_dataloader` (until 0.3)."""
+        warnings.warn(
+            "regression_dataloader() is now post_processing_dataloader()", DeprecationWarning, stacklevel=2
+        )
+        return self.post_processing_dataloader()
 
     def mean_prior_pose(self) -> torch.Tensor:
         """Mean pose ``(K, 2)`` of the unpaired prior: the "always predict the mean pose" baseline."""

@@ -86,6 +86,6 @@ class CatHeadsDataModule(ClipDataModule):
             return [Clip((image,), None, None, None, self._clip(image).boxes) for image in training[:half]]
         if split == "prior":
             return [self._clip(image) for image in training[half:]]
-        if split == "regression":
+        if split == "post_processing":
             return [self._clip(image) for image in training[:half]]
         return []

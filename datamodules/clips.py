@@ -206,7 +206,7 @@ class ClipDataModule(KeypointDataModule):
     :meth:`clips`; this builds the datasets from them.
 
     Splits: ``"train"`` (unlabelled frames for the pairs), ``"prior"`` (poses only), ``"val"``, ``"test"``
-    and ``"regression"`` (labelled training frames for the supervised post-processing; optional). Video
+    and ``"post_processing"`` (labelled training frames for the supervised post-processing; optional). Video
     sources make pairs of two frames within ``window``; still-image sources (``still_images = True``) make
     the paper's ``(g1(x), g2(x))`` thin-plate-spline pairs.
 
@@ -216,7 +216,7 @@ class ClipDataModule(KeypointDataModule):
         image_size, batch_size, num_workers, on_corrupt, prior_only: see :class:`KeypointDataModule`.
         window: ``(min, max)`` frame distance between x and x′ (video sources).
         max_prior_samples: cap the prior to this many poses (Table 5).
-        eval_frame_stride: use every n-th frame of the validation / test / regression clips.
+        eval_frame_stride: use every n-th frame of the validation / test / post-processing clips.
         jitter: albumentations colour-jitter strength of the training frames (0: none), one draw per pair.
         seed: seed of the prior cap.
         prepared: folder of the prepared frames (:mod:`datamodules.prepared`; one subfolder per split,
@@ -225,7 +225,7 @@ class ClipDataModule(KeypointDataModule):
     """
 
     #: the splits whose frames are read (the prior's poses need none)
-    frame_splits: tuple[str, ...] = ("train", "val", "test", "regression")
+    frame_splits: tuple[str, ...] = ("train", "val", "test", "post_processing")
 
     still_images: bool = False
     pairs_per_clip: bool = False  # one random pair per clip and epoch (sources with very many clips)
@@ -249,7 +249,7 @@ class ClipDataModule(KeypointDataModule):
         super().__init__(skeleton, image_size, batch_size, num_workers, on_corrupt, prior_only)
         self.root = Path(root)
         self.prepared = None if prepared is None else Path(prepared)
-        self.window = tuple(window)
+        self.window = (window[0], window[1])
         self.max_prior_samples = max_prior_samples
         self.eval_frame_stride = eval_frame_stride
         self.jitter = jitter
@@ -271,7 +271,7 @@ class ClipDataModule(KeypointDataModule):
         """:meth:`list_clips`, read once; evaluation clips keep every ``eval_frame_stride``-th frame."""
         if split not in self._clips:
             clips = self.list_clips(split)
-            if split in ("val", "test", "regression") and self.eval_frame_stride > 1:
+            if split in ("val", "test", "post_processing") and self.eval_frame_stride > 1:
                 clips = [clip.part(0, len(clip), self.eval_frame_stride) for clip in clips]
             self._clips[split] = clips
         return self._clips[split]
@@ -281,7 +281,10 @@ class ClipDataModule(KeypointDataModule):
         ``prepared``) and the split has frames."""
         collection = ClipCollection(self.clips(split), self.image_size, jitter=jitter)
         if prepared and self.prepared is not None and split in self.frame_splits:
-            collection.use_prepared(self.prepared / split)
+            folder = self.prepared / split
+            if split == "post_processing" and not folder.exists():  # prepared before 0.2: its old name
+                folder = self.prepared / "regression"
+            collection.use_prepared(folder)
         return collection
 
     def prior_poses(self) -> tuple[Tensor, Tensor | None]:
@@ -313,8 +316,8 @@ class ClipDataModule(KeypointDataModule):
                     self.collection("train"), self.window, per_video=self.pairs_per_clip, augment=augment
                 )
             datasets["prior"] = self.prior_dataset()
-        if stage == "test" and self.clips("regression"):
-            datasets["regression"] = LabelledFrameDataset(self.collection("regression"))
+        if stage == "test" and self.clips("post_processing"):
+            datasets["post_processing"] = LabelledFrameDataset(self.collection("post_processing"))
         return datasets
 
     def mean_prior_pose(self) -> Tensor:

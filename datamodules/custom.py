@@ -143,7 +143,7 @@ class VideoFolderDataModule(ClipDataModule):
             return folder_clips(self.root)
         if split in ("val", "test") and self.labels is not None:
             return read_labels(self.labels, self.skeleton)
-        if split == "regression" and self.train_labels is not None:
+        if split == "post_processing" and self.train_labels is not None:
             return read_labels(self.train_labels, self.skeleton)
         return []
 

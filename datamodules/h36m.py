@@ -41,6 +41,13 @@ Prior = Literal["h36m", "mpi_inf_3dhp", "mocap"]
 PRIOR_SKELETONS = {"h36m": "simplified_h36m", "mpi_inf_3dhp": "mpi_inf_3dhp", MOCAP: "h36m17"}
 
 
+def _evaluated(keypoints: Tensor | None) -> Tensor:
+    """The 17 evaluated joints ``(T, 17, 2)`` of a labelled clip's 32 ``(T, 32, 2)``."""
+    if keypoints is None:
+        raise ValueError("a Human3.6M evaluation clip without keypoints")
+    return keypoints[:, list(H36M17_FROM_32)]
+
+
 def read_h36m_poses(path: Path) -> Tensor:
     """``Pose`` of a ``D2_Positions/*.cdf`` file as ``(frames, 32, 2)`` pixels."""
     pose = read_cdf_variable(path, "Pose")
@@ -119,10 +126,8 @@ class H36MDataModule(ClipDataModule):
                 return [Clip(first.source, first.frames, None, None, first.boxes) for first, _ in halves]
             if split == "prior":
                 return [second.part(0, len(second), self.prior_frame_stride) for _, second in halves]
-            clips = {"val": [second for _, second in halves], "regression": [first for first, _ in halves]}[
-                split
-            ]
-        return [Clip(c.source, c.frames, c.keypoints[:, list(H36M17_FROM_32)], None, c.boxes) for c in clips]
+            clips = {"val": [s for _, s in halves], "post_processing": [f for f, _ in halves]}[split]
+        return [Clip(c.source, c.frames, _evaluated(c.keypoints), None, c.boxes) for c in clips]
 
     def prior_poses(self) -> tuple[Tensor, Tensor | None]:
         if self.prior == "h36m":

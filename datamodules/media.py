@@ -3,7 +3,7 @@
 Every frame is letterboxed to the model's input (:func:`kpbottleneck.inference.letterbox`), and the
 batch carries what is needed to map keypoints back and draw them on the original:
 
-``{"image": (B, 3, S, S), "boxes": (B, 4), "original": [(3, H, W), ...], "source": [str], "frame": (B,),
+``{"image": (B, 3, S, S), "box": (B, 4), "original": [(3, H, W), ...], "source": [str], "frame": (B,),
 "fps": (B,)}``
 
 ``source`` is the file a frame comes from, ``frame`` its index in a video (0 for a still image) and ``fps``
@@ -63,7 +63,7 @@ class MediaDataset(Dataset):
         image, box = letterbox(original, self.image_size)
         return {
             "image": image,
-            "boxes": box,
+            "box": box,
             "original": original,
             "source": str(file),
             "frame": t,

@@ -100,15 +100,17 @@ def read_humanoid(path: str | Path) -> tuple[dict[str, Tensor], float]:
         raise ValueError(f"humanoid URDF {path} is not readable XML: {error}") from error
     offsets = {}
     for joint in robot.iter("joint"):
-        origin = joint.find("origin")
-        if origin is not None:
-            offsets[joint.get("name")] = torch.tensor([float(v) for v in origin.get("xyz").split()])
+        origin, name = joint.find("origin"), joint.get("name")
+        xyz = None if origin is None else origin.get("xyz")
+        if name is not None and xyz is not None:
+            offsets[name] = torch.tensor([float(v) for v in xyz.split()])
     missing = [name for name in JOINT_PARENTS if name not in offsets]
     sphere = robot.find("./link[@name='neck']/collision/geometry/sphere")
-    if missing or sphere is None:
+    radius = None if sphere is None else sphere.get("radius")
+    if missing or radius is None:
         what = f"joints {missing}" if missing else "the neck link's collision sphere (the head)"
         raise ValueError(f"humanoid URDF {path}: no {what}")
-    return offsets, float(sphere.get("radius"))
+    return offsets, float(radius)
 
 
 def _fields(frames: Tensor) -> dict[str, Tensor]:

@@ -60,7 +60,7 @@ class PennActionDataModule(ClipDataModule):
         labels = require_dir(self.root / "labels", "PennAction labels")
         frames = require_dir(self.root / "frames", "PennAction frames")
         training: dict[str, list[Clip]] = defaultdict(list)
-        test = []
+        test: list[Clip] = []
         for path in sorted(labels.glob("*.mat")):
             x, y = read_mat_field(path, "x"), read_mat_field(path, "y")
             visibility = read_mat_field(path, "visibility")
@@ -95,7 +95,7 @@ class PennActionDataModule(ClipDataModule):
         halves = {action: len(clips) // 2 for action, clips in training.items()}
         if split == "val":  # labelled second-half training videos (as Human3.6M's): never a test video
             return [clip for action, clips in training.items() for clip in clips[halves[action] :]][::10]
-        if split in ("train", "regression"):
+        if split in ("train", "post_processing"):
             first = [clip for action, clips in training.items() for clip in clips[: halves[action]]]
             if split == "train":
                 return [Clip(c.source, c.frames, None, None, c.boxes, c.activity) for c in first]

@@ -73,4 +73,4 @@ class RandomDataModule(KeypointDataModule):
             "visibility",
             "activity",
         )
-        return {"pairs": pairs, "prior": prior, "val": val, "test": val, "regression": val}
+        return {"pairs": pairs, "prior": prior, "val": val, "test": val, "post_processing": val}

@@ -24,7 +24,7 @@ multiple of ``n``, as torch's sampler does).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -66,7 +66,10 @@ class ResumableSampler(DistributedSampler):
             raise ValueError(f"a training sampler needs items and samples, got {population=} and {length=}")
         if not replacement and length != population:
             raise ValueError(f"a permutation has as many samples as items: {length=} != {population=}")
-        super().__init__(range(length), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        # (DistributedSampler only takes the length of its "dataset")
+        super().__init__(
+            cast(Dataset, range(length)), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed
+        )
         self.population, self.replacement = population, replacement
         self._resume_epoch, self._skip = -1, 0
 

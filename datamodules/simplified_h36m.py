@@ -105,6 +105,6 @@ class SimplifiedH36MDataModule(ClipDataModule):
         labelled = [clip for s in self.train_subjects for clip in self._sequences(s, True, stride)]
         if split in ("prior", "val"):
             return [clip.halves()[1] for clip in labelled]
-        if split == "regression":
+        if split == "post_processing":
             return [clip.halves()[0] for clip in labelled]
         return []

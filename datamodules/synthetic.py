@@ -323,5 +323,5 @@ class SyntheticDataModule(KeypointDataModule):
             datasets["pairs"] = FramePairDataset(self._videos("train"), tuple(hp.window))
             datasets["prior"] = self.prior_dataset()
         if stage == "test":  # labelled training frames, for the supervised post-processing only
-            datasets["regression"] = LabelledFrameDataset(self._videos("train"), stride)
+            datasets["post_processing"] = LabelledFrameDataset(self._videos("train"), stride)
         return datasets

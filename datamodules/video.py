@@ -15,7 +15,8 @@ from torch.utils.data import Dataset
 
 
 class VideoCollection(Protocol):
-    num_videos: int
+    @property
+    def num_videos(self) -> int: ...
 
     def num_frames(self, video: int) -> int: ...
 

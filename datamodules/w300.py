@@ -86,7 +86,7 @@ class W300DataModule(ClipDataModule):
         clips = w300_training_clips(self.root)
         if split == "val":  # held out of training (every 10th image): never a test image
             return clips[::VALIDATION_EVERY]
-        if split == "regression":
+        if split == "post_processing":
             return clips
         if split == "train":
             # the landmarks only place the face box of a training image; the images themselves are unlabelled

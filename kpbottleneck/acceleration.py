@@ -108,8 +108,8 @@ def adam(
         True
     """
     if fused:
-        return torch.optim.Adam(parameters, lr=lr, betas=tuple(betas), fused=True)
-    return torch.optim.Adam(parameters, lr=lr, betas=tuple(betas), foreach=True)
+        return torch.optim.Adam(parameters, lr=lr, betas=(betas[0], betas[1]), fused=True)
+    return torch.optim.Adam(parameters, lr=lr, betas=(betas[0], betas[1]), foreach=True)
 
 
 def uses_gradient_scaler(trainer: pl.Trainer | None) -> bool:

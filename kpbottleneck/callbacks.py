@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytorch_lightning as pl
@@ -17,6 +17,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from kpbottleneck.contracts import PairBatch, keypoint_model
 from kpbottleneck.detector import KeypointDetector
 from kpbottleneck.visualization import draw_skeleton, keypoint_grid
 
@@ -24,7 +25,8 @@ from kpbottleneck.visualization import draw_skeleton, keypoint_grid
 def not_yet_in(trainer: pl.Trainer, defaults: list[Callback]) -> list[Callback]:
     """The ``defaults`` whose type the trainer has no callback of: what a LightningModule's
     ``configure_callbacks`` returns so that callbacks the user configured take precedence."""
-    present = {type(callback) for callback in trainer.callbacks}
+    # (the Trainer's callback connector sets the attribute; Lightning's types do not declare it)
+    present = {type(callback) for callback in getattr(trainer, "callbacks")}  # noqa: B009
     return [callback for callback in defaults if type(callback) not in present]
 
 
@@ -34,7 +36,8 @@ def collect_random_state() -> dict[str, Any]:
     Only tensors and primitives, so a checkpoint holding them loads with ``torch.load(weights_only=True)``
     (the default of torch ≥ 2.6 and of Lightning's resume).
     """
-    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
+    assert isinstance(keys, np.ndarray)
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -128,7 +131,7 @@ def log_image(trainer: pl.Trainer, key: str, image: torch.Tensor, save_files: bo
 
 @torch.no_grad()
 def pipeline_images(
-    detector: KeypointDetector, batch: dict[str, Any], bottleneck: bool = True
+    detector: KeypointDetector, batch: PairBatch, bottleneck: bool = True
 ) -> dict[str, Tensor]:
     """Every image of a training step on ``batch`` (for logging), each ``(B, 3, S, S)`` in [0, 1]: x, x′,
     Φ(x), β(η(Φ(x))), x̂ (from β(η(Φ(x))), or from Φ(x) without the ``bottleneck``), the prior skeleton ȳ
@@ -176,9 +179,15 @@ class TrainingSamples(Callback):
     ) -> None:
         if not trainer.is_global_zero or trainer.fit_loop.total_batch_idx % self.every_n_batches:
             return
-        first = {key: value[: self.num_samples] for key, value in batch.items()}
+        detector = getattr(pl_module, "detector", None)
+        if not isinstance(detector, KeypointDetector):
+            raise TypeError(
+                "TrainingSamples needs a LightningModule with a `detector` (a KeypointDetector, as "
+                f"KeypointGAN has); {type(pl_module).__name__} has none"
+            )
+        first = cast(PairBatch, {key: value[: self.num_samples] for key, value in batch.items()})
         # name → (n, 3, S, S)
-        panels = pipeline_images(pl_module.detector, first, pl_module.hparams.bottleneck)
+        panels = pipeline_images(detector, first, pl_module.hparams.get("bottleneck", True))
         rows = torch.stack(list(panels.values()), dim=1).flatten(0, 1)  # sample-major
         log_image(trainer, "train/samples", make_grid(rows, nrow=len(panels), padding=2, pad_value=1.0))
 
@@ -227,7 +236,8 @@ class PredictionPlot(Callback):
         if not self._images or not trainer.is_global_zero:
             return
         target = torch.cat(self._targets) if len(self._targets) == len(self._images) else None
-        grid = keypoint_grid(torch.cat(self._images), torch.cat(self._predicted), pl_module.skeleton, target)
+        skeleton = keypoint_model(pl_module, "PredictionPlot").skeleton
+        grid = keypoint_grid(torch.cat(self._images), torch.cat(self._predicted), skeleton, target)
         path = folder / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(grid, path)

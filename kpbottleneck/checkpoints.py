@@ -98,3 +98,45 @@ def detector_networks_from_before(
         name = key.removeprefix(prefix)
         if name.split(".", 1)[0] in DETECTOR_NETWORKS:
             state_dict[f"{prefix}detector.{name}"] = state_dict.pop(key)
+
+
+def hold_weights_until_built(module: nn.Module, name: str) -> None:
+    """Let ``module`` load and save the weights of a child ``name`` that it builds only when first needed
+    (e.g. KeypointGAN's D, which inference never builds): until then, a loaded ``state_dict``'s ``name.*``
+    weights are held aside (:func:`take_held_weights` hands them to the child once built) and written back
+    into ``module.state_dict()``, so a checkpoint loaded and saved again loses nothing."""
+    if "_held_weights" not in module.__dict__:
+        module.register_load_state_dict_pre_hook(_hold_weights)
+        module.register_state_dict_post_hook(_add_held_weights)
+    _held(module)[name] = {}
+
+
+def take_held_weights(module: nn.Module, name: str, child: nn.Module) -> nn.Module:
+    """Load into ``child`` the weights held for it by :func:`hold_weights_until_built` (if any were
+    loaded) and make it ``module``'s child ``name``; returns ``child``."""
+    held = _held(module)[name]
+    if held:
+        child.load_state_dict(held)
+        held.clear()
+    module._modules[name] = child
+    return child
+
+
+def _held(module: nn.Module) -> dict[str, dict[str, Tensor]]:
+    """The weights held per child name (kept in the module's ``__dict__``: copies and pickles carry them)."""
+    return module.__dict__.setdefault("_held_weights", {})
+
+
+def _hold_weights(module: nn.Module, state_dict: dict, prefix: str, *args: object) -> None:
+    for name, held in _held(module).items():
+        if name not in module._modules:
+            key_prefix = f"{prefix}{name}."
+            for key in [key for key in state_dict if key.startswith(key_prefix)]:
+                held[key.removeprefix(key_prefix)] = state_dict.pop(key)
+
+
+def _add_held_weights(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    for name, held in _held(module).items():
+        if name not in module._modules:
+            for key, value in held.items():
+                state_dict[f"{prefix}{name}.{key}"] = value

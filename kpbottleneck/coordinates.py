@@ -11,17 +11,19 @@ maps to ``(2 i + 1) / W - 1``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
 
-def _size_tensor(size: tuple[int, int], like: Tensor) -> Tensor:
+def _size_tensor(size: Sequence[int], like: Tensor) -> Tensor:
     height, width = size
     return torch.tensor([width, height], dtype=like.dtype, device=like.device)
 
 
-def pixels_to_normalized(keypoints: Tensor, size: tuple[int, int]) -> Tensor:
+def pixels_to_normalized(keypoints: Tensor, size: Sequence[int]) -> Tensor:
     """Map pixel coordinates ``(..., 2)`` (x, y) of an image of ``size = (H, W)`` to ``[-1, 1]``.
 
     Example: the centres of the first and last pixel of a 4-wide, 2-high image.
@@ -33,7 +35,7 @@ def pixels_to_normalized(keypoints: Tensor, size: tuple[int, int]) -> Tensor:
     return (2.0 * keypoints + 1.0) / wh - 1.0
 
 
-def normalized_to_pixels(keypoints: Tensor, size: tuple[int, int]) -> Tensor:
+def normalized_to_pixels(keypoints: Tensor, size: Sequence[int]) -> Tensor:
     """Inverse of :func:`pixels_to_normalized`: ``[-1, 1]`` (x, y) to pixel coordinates of ``(H, W)``.
 
     Example: the image's corners are pixel edges, half a pixel outside the first and last centres.
@@ -56,7 +58,7 @@ def normalized_to_unit(keypoints: Tensor) -> Tensor:
 
 
 def pixel_centre_grid(
-    size: tuple[int, int], device: torch.device | None = None, dtype: torch.dtype = torch.float32
+    size: Sequence[int], device: torch.device | None = None, dtype: torch.dtype = torch.float32
 ) -> Tensor:
     """Normalised (x, y) coordinates of every pixel centre of an ``(H, W)`` image, shape ``(H, W, 2)``.
 

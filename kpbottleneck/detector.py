@@ -19,7 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from kpbottleneck.acceleration import to_memory_format
-from kpbottleneck.checkpoints import detector_weights, read_checkpoint
+from kpbottleneck.checkpoints import DETECTOR_NETWORKS, detector_weights, read_checkpoint
+from kpbottleneck.contracts import LabelledBatch, MediaBatch
 from kpbottleneck.coordinates import box_pixels_to_normalized, normalized_to_box_pixels
 from kpbottleneck.inference import ImageLike, letterbox_batch, move_keypoints
 from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, PoseEncoder, check_image_size
@@ -117,7 +118,9 @@ class KeypointDetector(nn.Module):
         warnings.warn(
             "KeypointDetector.from_model(model) is deprecated: use model.detector", DeprecationWarning, 2
         )
-        return model.detector.eval()
+        detector = model.detector
+        assert isinstance(detector, KeypointDetector)
+        return detector.eval()
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> KeypointDetector:
@@ -222,3 +225,93 @@ class KeypointDetector(nn.Module):
         appearance = inputs if appearance_image is None else self._inputs(appearance_image)[0]
         generated = self.generate(normalized, appearance).clamp(0, 1)
         return KeypointEdit(keypoints.cpu(), self.renderer(normalized).cpu(), generated.cpu())
+
+
+_DETECTOR_ATTRIBUTES = frozenset((*DETECTOR_NETWORKS, "renderer"))
+
+
+class DetectorMethods(nn.Module):
+    """The networks and uses of the :class:`KeypointDetector` a module holds as ``detector``, read through
+    the module (``model.encoder``, ``model(images)``, ``model.predict_keypoints(...)``, Lightning's
+    ``predict_step``): what a training recipe such as :class:`~kpbottleneck.KeypointGAN` offers its users
+    without writing it again.
+
+    Writing ``model.encoder = network`` (and ``regressor``, ``decoder``, ``renderer``) replaces the
+    detector's network, since that is where the names read from. The uses that take images of any size put
+    the module in eval mode.
+    """
+
+    detector: KeypointDetector
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _DETECTOR_ATTRIBUTES and "detector" in self._modules:
+            setattr(self.detector, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    @property
+    def encoder(self) -> PoseEncoder:
+        """Φ (``detector.encoder``)."""
+        return self.detector.encoder
+
+    @property
+    def regressor(self) -> HeatmapRegressor:
+        """η (``detector.regressor``)."""
+        return self.detector.regressor
+
+    @property
+    def decoder(self) -> ConditionalDecoder:
+        """Ψ (``detector.decoder``)."""
+        return self.detector.decoder
+
+    @property
+    def renderer(self) -> SkeletonRenderer:
+        """β (``detector.renderer``)."""
+        return self.detector.renderer
+
+    @property
+    def channels_last(self) -> bool:
+        """Whether inputs are stored channels-last (``detector.channels_last``)."""
+        return self.detector.channels_last
+
+    @channels_last.setter
+    def channels_last(self, value: bool) -> None:
+        self.detector.channels_last = value
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Keypoints ``(B, K, 2)`` of images ``(B, 3, S, S)`` (:meth:`KeypointDetector.forward`)."""
+        return self.detector(images)
+
+    def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
+        """:meth:`KeypointDetector.generate`."""
+        return self.detector.generate(keypoints, appearance_images)
+
+    def predict_keypoints(self, images: ImageLike | Sequence[ImageLike], batch_size: int = 32) -> Tensor:
+        """:meth:`KeypointDetector.predict_keypoints` (in pixels of each image)."""
+        return self.eval().detector.predict_keypoints(images, batch_size)
+
+    def transfer_appearance(
+        self, pose_images: ImageLike | Sequence[ImageLike], appearance_images: ImageLike | Sequence[ImageLike]
+    ) -> Tensor:
+        """:meth:`KeypointDetector.transfer_appearance` (Figure 9)."""
+        return self.eval().detector.transfer_appearance(pose_images, appearance_images)
+
+    def edit_keypoints(
+        self,
+        image: ImageLike,
+        offsets: Mapping[str, tuple[float, float]],
+        appearance_image: ImageLike | None = None,
+    ) -> KeypointEdit:
+        """:meth:`KeypointDetector.edit_keypoints` (Figure 10)."""
+        return self.eval().detector.edit_keypoints(image, offsets, appearance_image)
+
+    def predict_step(
+        self, batch: LabelledBatch | MediaBatch, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """``keypoints`` (normalised) and ``skeleton_image`` Φ(x) of the batch's ``image``; with its ``box``
+        ``(B, 4)`` (letterbox or crop, :mod:`kpbottleneck.inference`) also ``pixel_keypoints`` of the
+        originals."""
+        prediction = self.detector.detect(batch["image"])
+        if "box" in batch:
+            prediction["pixel_keypoints"] = normalized_to_box_pixels(prediction["keypoints"], batch["box"])
+        return prediction

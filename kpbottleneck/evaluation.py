@@ -1,10 +1,13 @@
 """Keypoint evaluation as a Lightning callback: add it to any Trainer whose LightningModule outputs keypoints.
 
 The LightningModule needs ``forward(images (B, 3, H, W)) -> keypoints (B, K, 2)`` and a ``skeleton``
-attribute; if its ``validation_step`` / ``test_step`` returns ``{"keypoints": ...}`` those predictions are
-reused instead of running the model again. Evaluation batches carry ``keypoints`` ``(B, K, 2)`` and
+attribute (:class:`~kpbottleneck.contracts.KeypointModel`); the data module, for activities, the baseline
+and the post-processing, what :class:`~kpbottleneck.contracts.KeypointData` lists. If the module's
+``validation_step`` / ``test_step`` returns ``{"keypoints": ...}`` those predictions are reused instead of
+running the model again. Evaluation batches carry ``keypoints`` ``(B, K, 2)`` and
 optionally ``visibility`` ``(B, K)``, ``activity`` ``(B,)`` (ids into the data module's ``activities``)
-and, for pixel errors, ``box`` ``(B, 4)`` (the crop in original pixels).
+and, for pixel errors, ``box`` ``(B, 4)`` (the crop in original pixels):
+:class:`~kpbottleneck.contracts.LabelledBatch`.
 
 Everything is computed with torchmetrics sum states, so the logged numbers are the same on one process
 and under DDP (the data modules' evaluation loaders never repeat a sample).
@@ -22,13 +25,14 @@ from pytorch_lightning import Callback
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
+from kpbottleneck.contracts import LabelledBatch, keypoint_data, keypoint_model
 from kpbottleneck.metrics import (
     ImageSizeNormalizedError,
     InterOcularNormalizedError,
     KeypointError,
     PixelError,
 )
-from kpbottleneck.postprocessing import LinearKeypointRegression
+from kpbottleneck.postprocessing import LinearKeypointMap, map_keypoints
 from kpbottleneck.skeletons import Skeleton
 
 ErrorKind = Literal["image_size", "pixels", "inter_ocular"]
@@ -52,9 +56,9 @@ class KeypointEvaluation(Callback):
         mean_pose_baseline: also report the error of the prior's mean pose (the data module's
             ``mean_prior_pose()``, asked once and then kept in the callback's checkpoint state), so every
             run shows how far it is from chance.
-        post_processing: at test time, fit a linear regressor from predicted to ground-truth keypoints on
-            the data module's labelled training split (``regression_dataloader()``) and also report the
-            error of the regressed keypoints (only to compare with methods that need it).
+        post_processing: at test time, fit a linear map from predicted to ground-truth keypoints on
+            the data module's labelled training split (``post_processing_dataloader()``) and also report the
+            error of the mapped keypoints (only to compare with methods that need it).
         pixel_image_size: ``(H, W)`` for ``"pixels"`` when batches carry no ``box``.
         evaluated_keypoints: indices of the model's keypoints that the targets hold, in the targets'
             order (e.g. the 17 evaluated Human3.6M joints of a 32- or 28-joint model); default: all.
@@ -68,7 +72,7 @@ class KeypointEvaluation(Callback):
         flip_tolerant: bool = True,
         mean_pose_baseline: bool = True,
         post_processing: bool = False,
-        pixel_image_size: tuple[int, int] = (128, 128),
+        pixel_image_size: Sequence[int] = (128, 128),
         evaluated_keypoints: list[int] | None = None,
         name: str | None = None,
     ) -> None:
@@ -84,19 +88,19 @@ class KeypointEvaluation(Callback):
         self.metrics: dict[str, KeypointError] = {}
         self._mean_pose: Tensor | None = None
         self._prior_mean_pose: Tensor | None = None  # (K, 2), all the model's keypoints, on the CPU
-        self._regression: Tensor | None = None
+        self._post_processing_map: Tensor | None = None
 
     # --------------------------------------------------------------------------------------- helpers
     @staticmethod
     def _activities(trainer: pl.Trainer) -> tuple[str, ...]:
-        names = getattr(trainer.datamodule, "activities", None) if trainer.datamodule is not None else None
-        return tuple(names) if names else ("all",)
+        data = keypoint_data(trainer)
+        return tuple(data.activities) if data is not None and data.activities else ("all",)
 
     def _select(self, keypoints: Tensor) -> Tensor:
         return keypoints if self.evaluated_keypoints is None else keypoints[..., self.evaluated_keypoints, :]
 
     def _evaluated_skeleton(self, pl_module: pl.LightningModule) -> Skeleton:
-        skeleton = pl_module.skeleton
+        skeleton = keypoint_model(pl_module, "KeypointEvaluation").skeleton
         return skeleton if self.evaluated_keypoints is None else skeleton.subset(self.evaluated_keypoints)
 
     def _new_metric(
@@ -124,13 +128,14 @@ class KeypointEvaluation(Callback):
         self._mean_pose = None
         if self.mean_pose_baseline:
             if self._prior_mean_pose is None:
-                mean_prior_pose = getattr(trainer.datamodule, "mean_prior_pose", None)
-                if mean_prior_pose is None:
+                data = keypoint_data(trainer)
+                if data is None:
                     rank_zero_info(
-                        "KeypointEvaluation: the data module has no mean_prior_pose(); no baseline"
+                        "KeypointEvaluation: the data module has no mean_prior_pose() (not a KeypointData); "
+                        "no baseline"
                     )
                     return
-                self._prior_mean_pose = mean_prior_pose().detach().cpu()
+                self._prior_mean_pose = data.mean_prior_pose().detach().cpu()
             self._mean_pose = self._select(self._prior_mean_pose.to(pl_module.device))
             self.metrics["mean_pose"] = self._new_metric(pl_module, count)
 
@@ -143,7 +148,11 @@ class KeypointEvaluation(Callback):
         self._prior_mean_pose = state_dict.get("mean_prior_pose")
 
     def _update(
-        self, pl_module: pl.LightningModule, outputs: Any, batch: dict[str, Any], regression: Tensor | None
+        self,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: LabelledBatch,
+        post_processing_map: Tensor | None,
     ) -> None:
         if "keypoints" not in batch:
             return
@@ -155,14 +164,14 @@ class KeypointEvaluation(Callback):
         predicted = self._select(predicted)
         target = batch["keypoints"]
         extra = {"boxes": batch["box"]} if "box" in batch else {}
-        common = {"visibility": batch.get("visibility"), "activity": batch.get("activity"), **extra}
+        visibility, activity = batch.get("visibility"), batch.get("activity")
         candidates = {"model": predicted, "flip_tolerant": predicted}
         if self._mean_pose is not None:
             candidates["mean_pose"] = self._mean_pose.expand_as(target)
-        if regression is not None:
-            candidates["post_processed"] = LinearKeypointRegression.apply(regression, predicted)
+        if post_processing_map is not None:
+            candidates["post_processed"] = map_keypoints(post_processing_map, predicted)
         for key, metric in self.metrics.items():
-            metric.update(candidates[key], target, **common)
+            metric.update(candidates[key], target, visibility, activity, **extra)
 
     def _results(self) -> dict[str, tuple[float, list[float]]]:
         """Per metric key: the overall value and the per-activity values (DDP-synced: every process must
@@ -189,7 +198,9 @@ class KeypointEvaluation(Callback):
                     if not math.isnan(value):
                         values[f"{stage}/{names[key]}/{activity}"] = value
         if "flip_tolerant" in self.metrics:
-            accuracy = float(self.metrics["flip_tolerant"].flip_accuracy())
+            flip_tolerant = self.metrics["flip_tolerant"]
+            assert isinstance(flip_tolerant, ImageSizeNormalizedError)
+            accuracy = float(flip_tolerant.flip_accuracy())
             values[f"{stage}/flip_accuracy"] = accuracy
             results["flip_accuracy"] = (accuracy, [])
         finite = {name: value for name, value in values.items() if not math.isnan(value)}
@@ -206,7 +217,7 @@ class KeypointEvaluation(Callback):
         trainer: pl.Trainer,
         pl_module: pl.LightningModule,
         outputs: Any,
-        batch: dict[str, Any],
+        batch: LabelledBatch,
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
@@ -218,9 +229,9 @@ class KeypointEvaluation(Callback):
 
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start(trainer, pl_module)
-        self._regression = None
+        self._post_processing_map = None
         if self.post_processing:
-            self._regression = self._fit_post_processing(trainer, pl_module)
+            self._post_processing_map = self._fit_post_processing(trainer, pl_module)
             self.metrics["post_processed"] = self._new_metric(pl_module, len(self._activities(trainer)))
 
     def on_test_batch_end(
@@ -228,11 +239,11 @@ class KeypointEvaluation(Callback):
         trainer: pl.Trainer,
         pl_module: pl.LightningModule,
         outputs: Any,
-        batch: dict[str, Any],
+        batch: LabelledBatch,
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        self._update(pl_module, outputs, batch, self._regression)
+        self._update(pl_module, outputs, batch, self._post_processing_map)
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         results = self._log("test", trainer, pl_module)
@@ -240,28 +251,28 @@ class KeypointEvaluation(Callback):
             print(self.table(results, self._activities(trainer), self.name or type(pl_module).__name__))
 
     def _fit_post_processing(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Tensor:
-        loader_fn = getattr(trainer.datamodule, "regression_dataloader", None)
-        if loader_fn is None:
+        data = keypoint_data(trainer)
+        if data is None:
             raise RuntimeError(
-                "KeypointEvaluation(post_processing=True) needs a data module with regression_dataloader() "
-                "(labelled training images to fit the linear regressor on)"
+                "KeypointEvaluation(post_processing=True) needs a data module with "
+                "post_processing_dataloader() (labelled training images to fit the linear map on)"
             )
         count = self._evaluated_skeleton(pl_module).num_keypoints
-        regression = LinearKeypointRegression(count).to(pl_module.device)
+        fit = LinearKeypointMap(count).to(pl_module.device)
         with torch.no_grad():
-            for batch in loader_fn():
+            for batch in data.post_processing_dataloader():
                 images = batch["image"].to(pl_module.device)
                 # the model runs under the Trainer's precision (e.g. bf16 autocast), as in the test steps
-                # whose predictions the regressor corrects; the regressor's sums stay in float64
+                # whose predictions the map corrects; the map's sums stay in float64
                 with trainer.precision_plugin.test_step_context():
                     predicted = self._select(pl_module(images))
                 visibility = batch.get("visibility")
-                regression.update(
+                fit.update(
                     predicted,
                     batch["keypoints"].to(pl_module.device),
                     None if visibility is None else visibility.to(pl_module.device),
                 )
-        return regression.compute()
+        return fit.compute()
 
     # ----------------------------------------------------------------------------------------- table
     def table(

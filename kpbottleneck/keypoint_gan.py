@@ -31,7 +31,7 @@ side's parameters without gradients.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,35 +44,32 @@ from torch.nn import functional as F
 from kpbottleneck import checkpoints
 from kpbottleneck.acceleration import (
     adam,
-    clip_gradient_norm,
     to_memory_format,
     uses_gradient_scaler,
 )
-from kpbottleneck.coordinates import normalized_to_box_pixels
-from kpbottleneck.detector import KeypointDetector, KeypointEdit
+from kpbottleneck.contracts import LabelledBatch, PairBatch
+from kpbottleneck.detector import DetectorMethods, KeypointDetector
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.image_pool import ImagePool
-from kpbottleneck.inference import ImageLike
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
     discriminator_accuracy,
-    keypoint_mse,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
+    regressor_loss,
 )
-from kpbottleneck.networks import ConditionalDecoder, HeatmapRegressor, MultiScaleDiscriminator, PoseEncoder
+from kpbottleneck.networks import MultiScaleDiscriminator
 from kpbottleneck.nonfinite import NonFinitePolicy, NonFiniteWatch
 from kpbottleneck.recipe import TrainingRecipe
-from kpbottleneck.rendering import Falloff, SkeletonRenderer
+from kpbottleneck.rendering import Falloff
 from kpbottleneck.schedules import check_decay_fraction
 from kpbottleneck.skeletons import Skeleton
 
 NETWORKS = (*checkpoints.DETECTOR_NETWORKS, "discriminator")
-_DETECTOR_ATTRIBUTES = frozenset((*checkpoints.DETECTOR_NETWORKS, "renderer"))
 
 
-class KeypointGAN(TrainingRecipe):
+class KeypointGAN(DetectorMethods, TrainingRecipe):
     """Learns Φ (image → skeleton image) and η (skeleton image → keypoints) from frame pairs and an
     unpaired pose prior, with no labelled image.
 
@@ -177,10 +174,7 @@ class KeypointGAN(TrainingRecipe):
         self.detector = KeypointDetector.from_hyperparameters(self.hparams)
         self.skeleton = self.detector.skeleton
         self.register_load_state_dict_pre_hook(checkpoints.detector_networks_from_before)
-        # D is built for training only (see `discriminator`); weights read for it before that wait here
-        self._pending_discriminator: dict[str, Tensor] = {}
-        self.register_load_state_dict_pre_hook(_hold_discriminator_weights)
-        self.register_state_dict_post_hook(_add_held_discriminator_weights)
+        checkpoints.hold_weights_until_built(self, "discriminator")  # D: see `discriminator`
         self.perceptual_loss = PerceptualLoss(
             perceptual_layers, weights=vgg_weights, relu=perceptual_relu, normalize=perceptual_normalize
         )
@@ -188,82 +182,6 @@ class KeypointGAN(TrainingRecipe):
         self.regressor.requires_grad_(finetune_regressor)
         self.nonfinite = NonFiniteWatch()
         self.channels_last = bool(channels_last)  # until configure_model resolves None
-
-    # ------------------------------------------------------------------- the detector's networks and uses
-    def __setattr__(self, name: str, value: Any) -> None:
-        """``model.encoder = network`` (and ``regressor``, ``decoder``, ``renderer``) replaces the
-        detector's network: the names below read the detector's, so that is where they are written."""
-        if name in _DETECTOR_ATTRIBUTES and "detector" in self._modules:
-            setattr(self.detector, name, value)
-        else:
-            super().__setattr__(name, value)
-
-    @property
-    def encoder(self) -> PoseEncoder:
-        """Φ (``detector.encoder``)."""
-        return self.detector.encoder
-
-    @property
-    def regressor(self) -> HeatmapRegressor:
-        """η (``detector.regressor``)."""
-        return self.detector.regressor
-
-    @property
-    def decoder(self) -> ConditionalDecoder:
-        """Ψ (``detector.decoder``)."""
-        return self.detector.decoder
-
-    @property
-    def renderer(self) -> SkeletonRenderer:
-        """β (``detector.renderer``)."""
-        return self.detector.renderer
-
-    @property
-    def channels_last(self) -> bool:
-        """Whether inputs and weights are channels-last (resolved in :meth:`configure_model`)."""
-        return self.detector.channels_last
-
-    @channels_last.setter
-    def channels_last(self, value: bool) -> None:
-        self.detector.channels_last = value
-
-    def forward(self, images: Tensor) -> Tensor:
-        """Keypoints ``(B, K, 2)`` of images ``(B, 3, S, S)`` (:class:`KeypointDetector`)."""
-        return self.detector(images)
-
-    def generate(self, keypoints: Tensor, appearance_images: Tensor | None = None) -> Tensor:
-        """:meth:`KeypointDetector.generate`."""
-        return self.detector.generate(keypoints, appearance_images)
-
-    def predict_keypoints(self, images: ImageLike | Sequence[ImageLike], batch_size: int = 32) -> Tensor:
-        """:meth:`KeypointDetector.predict_keypoints` (in pixels of each image); the model is put in eval
-        mode."""
-        return self.eval().detector.predict_keypoints(images, batch_size)
-
-    def transfer_appearance(
-        self, pose_images: ImageLike | Sequence[ImageLike], appearance_images: ImageLike | Sequence[ImageLike]
-    ) -> Tensor:
-        """:meth:`KeypointDetector.transfer_appearance` (Figure 9)."""
-        return self.eval().detector.transfer_appearance(pose_images, appearance_images)
-
-    def edit_keypoints(
-        self,
-        image: ImageLike,
-        offsets: Mapping[str, tuple[float, float]],
-        appearance_image: ImageLike | None = None,
-    ) -> KeypointEdit:
-        """:meth:`KeypointDetector.edit_keypoints` (Figure 10)."""
-        return self.eval().detector.edit_keypoints(image, offsets, appearance_image)
-
-    def predict_step(
-        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
-    ) -> dict[str, Tensor]:
-        """``keypoints`` (normalised) and ``skeleton_image`` Φ(x); with the batch's ``boxes`` ``(B, 4)``
-        (letterbox or crop, see :mod:`kpbottleneck.inference`) also ``pixel_keypoints`` of the originals."""
-        prediction = self.detector.detect(batch["image"])
-        if "boxes" in batch:
-            prediction["pixel_keypoints"] = normalized_to_box_pixels(prediction["keypoints"], batch["boxes"])
-        return prediction
 
     # ------------------------------------------------------------------------------------------ training
     @property
@@ -273,14 +191,10 @@ class KeypointGAN(TrainingRecipe):
         kept aside, written back into this model's ``state_dict``, and loaded into D when it is built."""
         if "discriminator" not in self._modules:
             hp = self.hparams
-            weight = next(self.encoder.parameters())
             discriminator = MultiScaleDiscriminator(
                 1, hp.discriminator_channels, hp.discriminator_layers, hp.discriminator_scales
-            ).to(weight.device)
-            if self._pending_discriminator:
-                discriminator.load_state_dict(self._pending_discriminator)
-                self._pending_discriminator = {}
-            self._modules["discriminator"] = discriminator
+            ).to(next(self.encoder.parameters()).device)
+            checkpoints.take_held_weights(self, "discriminator", discriminator)
         return self._modules["discriminator"]  # type: ignore[return-value]
 
     def default_callbacks(self) -> list[pl.Callback]:
@@ -288,26 +202,9 @@ class KeypointGAN(TrainingRecipe):
         return [*super().default_callbacks(), KeypointEvaluation()]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Record the class as LightningCLI does, so ``kpbottleneck predict --ckpt_path`` also takes
-        checkpoints of models built in Python."""
-        hparams = checkpoint.setdefault("hyper_parameters", {})
-        hparams.setdefault("_class_path", f"{type(self).__module__}.{type(self).__qualname__}")
+        """The recipe's record of the class, and where Γ's VGG-19 weights came from."""
+        super().on_save_checkpoint(checkpoint)
         checkpoint["perceptual_weights_source"] = self.perceptual_loss.weights_source
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse, before any weight is copied, a checkpoint (``--ckpt_path``) of another skeleton or image
-        size: its keypoints would not be this model's, or its networks would see another scale."""
-        theirs = checkpoint.get("hyper_parameters", {})
-        for key, ours in (("skeleton", self.skeleton.name), ("image_size", self.hparams.image_size)):
-            if key not in theirs:
-                continue
-            value = theirs[key]
-            value = getattr(value, "name", value.get("name") if isinstance(value, Mapping) else value)
-            if value != ours:
-                raise ValueError(
-                    f"checkpoint of a model with {key}={value!r}; this model has model.{key}={ours!r} "
-                    f"(set model.init_args.{key} to the checkpoint's, or use a checkpoint of this model)"
-                )
 
     def networks_to_prepare(self) -> list[nn.Module]:
         """Φ, η and Ψ, and, for ``fit`` only, D and Γ's VGG-19, built here before the first step (inference
@@ -344,73 +241,24 @@ class KeypointGAN(TrainingRecipe):
         modules = {name: getattr(self, name) for name in networks}
         checkpoints.load_networks(modules, checkpoint_path, option, architecture)
 
-    def _bottleneck(self, skeleton_image: Tensor) -> Tensor:
-        """η(y) whose gradient reaches y but never η's weights (η learns from its own loss only): η's
-        weights are switched out of autograd for this one call."""
-        trainable = [p for p in self.regressor.parameters() if p.requires_grad]
-        for parameter in trainable:
-            parameter.requires_grad_(False)
-        try:
-            return self.regressor(skeleton_image)
-        finally:
-            for parameter in trainable:
-                parameter.requires_grad_(True)
-
-    def _regressor_loss(
-        self, skeleton_image: Tensor, prior: Tensor, prior_skeleton: Tensor, visibility: Tensor | None
-    ) -> Tensor:
-        """η's loss on prior skeletons and on Φ's (detached) skeletons; η reads both in one call (exact:
-        its instance norms normalise each image on its own)."""
-        hp = self.hparams
-        on_prior, on_predicted = self.regressor(torch.cat([prior_skeleton, skeleton_image])).split(
-            [prior_skeleton.shape[0], skeleton_image.shape[0]]
-        )
-        prior_loss = keypoint_mse(on_prior, prior, visibility)
-        predicted_loss = F.mse_loss(self.renderer(on_predicted), skeleton_image)
-        return hp.regressor_prior_weight * prior_loss + hp.regressor_predicted_weight * predicted_loss
-
-    def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> Tensor | None:
-        """Back-propagate ``loss`` and step ``optimizer``, its gradients clipped to norm ``gradient_clip``:
-        by Lightning under a gradient scaler (it knows when they are unscaled), else here, in one
-        multi-tensor call (Lightning refuses to clip for the fused Adam used then). Returns the gradients'
-        norm before clipping when it was computed here.
-
-        With ``on_nonfinite="skip"`` a non-finite loss or gradient norm leaves the weights and the
-        optimiser's state as they were (read on the host: a synchronisation)."""
-        skip = self.hparams.on_nonfinite == "skip"
-        optimizer.zero_grad()
-        if skip and not bool(loss.isfinite()):
-            return self._skipped()
-        self.manual_backward(loss)
-        clip, norm = self.hparams.gradient_clip, None
-        if clip > 0 and uses_gradient_scaler(self._trainer):
-            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-        elif clip > 0 or skip:
-            parameters = [p for group in optimizer.param_groups for p in group["params"]]
-            norm = clip_gradient_norm(parameters, clip if clip > 0 else float("inf"))
-            if skip and not bool(norm.isfinite()):
-                optimizer.zero_grad()
-                return self._skipped()
-        optimizer.step()
-        return norm
-
-    def _skipped(self) -> None:
-        self.log("train/skipped_steps", self.nonfinite.skip())
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+    def training_step(self, batch: PairBatch, batch_idx: int) -> None:
         hp = self.hparams
         step = self.global_step  # the batch's first optimiser step
         image, prior = self.detector.check_images(batch["image"]), batch["prior_keypoints"]
         appearance = batch["appearance_image"] if hp.conditional else None
         if appearance is not None:
             appearance = to_memory_format(appearance, self.channels_last)
-        opt_g, opt_d = self.optimizers()
+        optimizers = self.optimizers()
+        assert isinstance(optimizers, list)  # two: configure_optimizers
+        opt_g, opt_d = optimizers
         prior_skeleton = self.renderer(prior)
 
         with self.toggled_optimizer(opt_g):
             skeleton_image = self.encoder(image)
             decoder_input = (
-                self.renderer(self._bottleneck(skeleton_image)) if hp.bottleneck else skeleton_image
+                self.renderer(frozen_call(self.regressor, skeleton_image))
+                if hp.bottleneck
+                else skeleton_image
             )
             reconstruction = self.decoder(decoder_input, appearance)
             losses = {
@@ -423,12 +271,18 @@ class KeypointGAN(TrainingRecipe):
                 losses["cycle"] = F.l1_loss(cycled, prior_skeleton)
                 total = total + hp.cycle_weight * losses["cycle"]
             if hp.finetune_regressor:
-                losses["regressor"] = self._regressor_loss(
-                    skeleton_image.detach(), prior, prior_skeleton, batch.get("prior_visibility")
+                losses["regressor"] = regressor_loss(
+                    self.regressor,
+                    self.renderer,
+                    skeleton_image.detach(),
+                    prior,
+                    prior_skeleton,
+                    batch.get("prior_visibility"),
+                    (hp.regressor_prior_weight, hp.regressor_predicted_weight),
                 )
                 total = total + losses["regressor"]
             losses["generator"] = total
-            generator_norm = self._step(opt_g, total)
+            generator_norm = self.manual_step(opt_g, total, hp.gradient_clip)
 
         with self.toggled_optimizer(opt_d):
             # real and generated skeletons in one call of D (exact: D normalises each image on its own)
@@ -436,17 +290,12 @@ class KeypointGAN(TrainingRecipe):
             sizes = [prior_skeleton.shape[0], image.shape[0]]
             real, fake = zip(*(score.split(sizes) for score in scores), strict=True)
             losses["discriminator"] = lsgan_discriminator_loss(real, fake)
-            discriminator_norm = self._step(opt_d, losses["discriminator"])
+            discriminator_norm = self.manual_step(opt_d, losses["discriminator"], hp.gradient_clip)
         accuracy = dict(zip(("prior", "predicted"), discriminator_accuracy(real, fake), strict=True))
-        for scheduler in self._schedulers():
-            scheduler.step()
+        self.step_schedulers()
 
-        if hp.on_nonfinite == "error":  # ("skip" has dealt with them in _step)
-            watched = {f"{name} loss": value for name, value in losses.items()}
-            for side, norm in (("generator", generator_norm), ("discriminator", discriminator_norm)):
-                if norm is not None:
-                    watched[f"gradient norm of the {side}"] = norm
-            self.nonfinite.record(watched, step)
+        norms = {"generator": generator_norm, "discriminator": discriminator_norm}
+        self.watch_nonfinite(losses, norms, step)
 
         self.log_dict(
             {f"train/loss_{name}": value.detach() for name, value in losses.items()}
@@ -467,36 +316,23 @@ class KeypointGAN(TrainingRecipe):
         schedulers = self.decay_schedulers(optimizers)  # stepped once a batch in training_step
         return (optimizers, schedulers) if schedulers else optimizers
 
-    def _schedulers(self) -> list[torch.optim.lr_scheduler.LRScheduler]:
-        schedulers = self.lr_schedulers() if self.hparams.lr_decay else None
-        if schedulers is None:
-            return []
-        return schedulers if isinstance(schedulers, list) else [schedulers]
-
     # -------------------------------------------------------------------------------------- evaluation
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+    def validation_step(self, batch: LabelledBatch, batch_idx: int) -> dict[str, Tensor]:
         """Predictions for :class:`~kpbottleneck.evaluation.KeypointEvaluation`, which computes the errors."""
         return {"keypoints": self(batch["image"])}
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+    def test_step(self, batch: LabelledBatch, batch_idx: int) -> dict[str, Tensor]:
         return self.validation_step(batch, batch_idx)
 
 
-def _hold_discriminator_weights(
-    module: KeypointGAN, state_dict: dict, prefix: str, local_metadata: dict, *args: object
-) -> None:
-    """Before D is built, its weights in a loaded state dict wait in ``_pending_discriminator``."""
-    if "discriminator" in module._modules:
-        return
-    key_prefix = prefix + "discriminator."
-    for key in [key for key in state_dict if key.startswith(key_prefix)]:
-        module._pending_discriminator[key.removeprefix(key_prefix)] = state_dict.pop(key)
-
-
-def _add_held_discriminator_weights(
-    module: KeypointGAN, state_dict: dict, prefix: str, local_metadata: dict
-) -> None:
-    """A model that has not built D yet still saves the D weights it was loaded with."""
-    if "discriminator" not in module._modules:
-        for key, value in module._pending_discriminator.items():
-            state_dict[prefix + "discriminator." + key] = value
+def frozen_call(module: nn.Module, inputs: Tensor) -> Tensor:
+    """``module(inputs)`` whose gradient reaches ``inputs`` but not ``module``'s weights (the bottleneck
+    η(y): η learns from its own loss only); the weights are switched out of autograd for this one call."""
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    for parameter in trainable:
+        parameter.requires_grad_(False)
+    try:
+        return module(inputs)
+    finally:
+        for parameter in trainable:
+            parameter.requires_grad_(True)

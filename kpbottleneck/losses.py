@@ -108,6 +108,9 @@ class PerceptualLoss(nn.Module):
         random_seed: seed of the fallback initialisation.
     """
 
+    term_weights: Tensor
+    running_means: Tensor
+
     def __init__(
         self,
         layers: Sequence[str] = DEFAULT_PERCEPTUAL_LAYERS,
@@ -212,7 +215,7 @@ def _drop_features_from_state_dict(
 
 
 def _restore_defaults_into_state_dict(
-    module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict, *args: object
+    module: PerceptualLoss, state_dict: dict, prefix: str, local_metadata: dict, *args: object
 ) -> None:
     """The VGG weights are rebuilt, not stored; checkpoints from before the running means start afresh."""
     for key, value in module.state_dict(keep_vars=True).items():
@@ -229,3 +232,27 @@ def keypoint_mse(prediction: Tensor, target: Tensor, visibility: Tensor | None =
         return squared.mean() / 2.0
     weight = visibility.to(squared.dtype)
     return (squared * weight).sum() / (2.0 * weight.sum().clamp_min(1.0))
+
+
+def regressor_loss(
+    regressor: nn.Module,
+    renderer: nn.Module,
+    skeleton_image: Tensor,
+    prior: Tensor,
+    prior_skeleton: Tensor,
+    visibility: Tensor | None = None,
+    weights: tuple[float, float] = (0.9, 0.1),
+) -> Tensor:
+    """η's loss while it is fine-tuned with the GAN: ``w₀ · ‖η(β(p̄)) − p̄‖² + w₁ · ‖β(η(y)) − y‖²``.
+
+    ``prior`` ``(B, K, 2)`` prior poses p̄, ``prior_skeleton`` their skeleton images β(p̄) ``(B, 1, S, S)``,
+    ``skeleton_image`` Φ's skeleton images y ``(N, 1, S, S)`` (pass them detached: η learns from this loss
+    only), ``visibility`` ``(B, K)`` of the prior's points. η reads both kinds of image in one call (exact:
+    its instance norms normalise each image on its own). The original's weights are 0.9 and 0.1.
+    """
+    on_prior, on_predicted = regressor(torch.cat([prior_skeleton, skeleton_image])).split(
+        [prior_skeleton.shape[0], skeleton_image.shape[0]]
+    )
+    prior_loss = keypoint_mse(on_prior, prior, visibility)
+    predicted_loss = F.mse_loss(renderer(on_predicted), skeleton_image)
+    return weights[0] * prior_loss + weights[1] * predicted_loss

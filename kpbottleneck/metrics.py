@@ -75,6 +75,8 @@ class KeypointError(Metric):
     higher_is_better = False
     is_differentiable = False
     scale = 1.0
+    error_sum: Tensor
+    count: Tensor
 
     def __init__(self, num_activities: int = 1, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -161,6 +163,7 @@ class ImageSizeNormalizedError(KeypointError):
     """
 
     scale = 100.0
+    flip_correct: Tensor
 
     def __init__(
         self, flip_permutation: Sequence[int] | None = None, num_activities: int = 1, **kwargs: object
@@ -220,7 +223,7 @@ class PixelError(KeypointError):
     """
 
     def __init__(
-        self, image_size: tuple[int, int] = (128, 128), num_activities: int = 1, **kwargs: object
+        self, image_size: Sequence[int] = (128, 128), num_activities: int = 1, **kwargs: object
     ) -> None:
         super().__init__(num_activities, **kwargs)
         self.image_size = tuple(image_size)

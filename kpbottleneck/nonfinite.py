@@ -64,7 +64,8 @@ class NonFiniteWatch(pl.Callback):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if (batch_idx + 1) % trainer.log_every_n_steps == 0:
+        # (the Trainer's logger connector sets the attribute; Lightning's types do not declare it)
+        if (batch_idx + 1) % getattr(trainer, "log_every_n_steps") == 0:  # noqa: B009
             self.check()
 
     def on_save_checkpoint(

@@ -9,6 +9,7 @@ from pytorch_lightning.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from kpbottleneck.acceleration import adam
+from kpbottleneck.contracts import LabelledBatch, PriorBatch
 from kpbottleneck.keypoint_jitter import jitter_keypoints
 from kpbottleneck.losses import keypoint_mse
 from kpbottleneck.metrics import ImageSizeNormalizedError
@@ -74,18 +75,18 @@ class RegressorPretraining(TrainingRecipe):
         """Keypoints ``(B, K, 2)`` of skeleton images ``(B, 1, H, W)``."""
         return self.regressor(skeleton_images)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor | None:
+    def training_step(self, batch: PriorBatch, batch_idx: int) -> Tensor | None:
         hp = self.hparams
         poses = jitter_keypoints(batch["prior_keypoints"], hp.zoom, hp.max_shift, hp.max_rotation)
         loss = keypoint_mse(self.regressor(self.renderer(poses)), poses, batch.get("prior_visibility"))
         if hp.on_nonfinite == "skip" and not bool(loss.isfinite()):
             self.log("train/skipped_steps", self.nonfinite.skip())
             return None  # Lightning skips the backward pass and the optimiser step
-        self.nonfinite.record({"regressor loss": loss}, self.global_step)
+        self.watch_nonfinite({"regressor": loss}, {}, self.global_step)
         self.log("train/loss_regressor", loss, prog_bar=True)
         return loss
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+    def validation_step(self, batch: LabelledBatch, batch_idx: int) -> None:
         """η's error on rendered ground-truth poses, when those are in the model's keypoint set (Human3.6M's
         validation frames carry the 17 evaluated joints only: then there is nothing to render)."""
         keypoints = batch["keypoints"]

@@ -19,11 +19,11 @@ alone, so neither pass ever holds more than ``(B, chunk, H, W)``; the saved stat
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.autograd.function import once_differentiable
 
 from kpbottleneck.coordinates import pixel_centre_grid
 from kpbottleneck.skeletons import Skeleton, get_skeleton
@@ -78,7 +78,7 @@ class _SegmentDistance(torch.autograd.Function):
     """Squared distance from every pixel centre to the nearest skeleton segment, ``(B, H, W)``."""
 
     @staticmethod
-    def forward(ctx: FunctionCtx, keypoints: Tensor, edges: Tensor, grid: Tensor, chunk_size: int) -> Tensor:
+    def forward(ctx: Any, keypoints: Tensor, edges: Tensor, grid: Tensor, chunk_size: int) -> Tensor:
         batch = keypoints.shape[0]
         height, width = grid.shape[:2]
         best = keypoints.new_full((batch, height, width), float("inf"))
@@ -96,7 +96,7 @@ class _SegmentDistance(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad_output: Tensor) -> tuple[Tensor, None, None, None]:
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None, None, None]:
         keypoints, edges, grid, best_edge = ctx.saved_tensors
         # Each pixel's winning segment: indices (B, P) and end points (B, P, 2), P = H * W.
         winner = best_edge.flatten(1)

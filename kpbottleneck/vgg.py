@@ -62,8 +62,12 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 #: torchvision's weights: ``(x − mean) / std``.
 IMAGENET = InputConvention(
     "imagenet",
-    tuple(1.0 / s for s in _IMAGENET_STD),
-    tuple(m / s for m, s in zip(_IMAGENET_MEAN, _IMAGENET_STD, strict=True)),
+    (1.0 / _IMAGENET_STD[0], 1.0 / _IMAGENET_STD[1], 1.0 / _IMAGENET_STD[2]),
+    (
+        _IMAGENET_MEAN[0] / _IMAGENET_STD[0],
+        _IMAGENET_MEAN[1] / _IMAGENET_STD[1],
+        _IMAGENET_MEAN[2] / _IMAGENET_STD[2],
+    ),
 )
 #: The Oxford/Caffe weights (RGB order after :func:`convert_quantized_vgg19`): ``255 x − mean``.
 CAFFE = InputConvention("caffe", (255.0, 255.0, 255.0), (123.68, 116.779, 103.939))
@@ -214,6 +218,9 @@ class VGG19Features(nn.Module):
     Shape:
         images ``(B, 3, H, W)`` RGB in [0, 1] → list of ``(B, C_l, H_l, W_l)``, one per tap.
     """
+
+    scale: Tensor
+    offset: Tensor
 
     def __init__(
         self, taps: tuple[int, ...], relu: bool, weights: VGG19Weights | None, random_seed: int = 0

@@ -1,6 +1,6 @@
 """Writing predictions to disk during ``predict``: keypoints as JSON and CSV, overlays as images or videos.
 
-Used with :class:`datamodules.MediaDataModule`, whose batches carry the letterbox ``boxes``, the
+Used with :class:`datamodules.MediaDataModule`, whose batches carry the letterbox ``box``, the
 ``original`` frames, their ``source`` file, ``frame`` index and ``fps``
 (``experiments/predict.yaml`` sets both up).
 """
@@ -17,6 +17,7 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from torch import Tensor
 from torchvision.utils import save_image
 
+from kpbottleneck.contracts import MediaBatch, keypoint_model
 from kpbottleneck.coordinates import normalized_to_box_pixels, pixels_to_normalized
 from kpbottleneck.skeletons import Skeleton
 from kpbottleneck.video_io import VideoWriter
@@ -85,7 +86,7 @@ class KeypointWriter(BasePredictionWriter):
             path = self.output_dir / f"keypoints{self._rank_suffix}.csv"
             self._csv = open(path, "w", newline="")  # noqa: SIM115
             self._csv_writer = csv.writer(self._csv)
-            names = pl_module.skeleton.keypoint_names
+            names = keypoint_model(pl_module, "KeypointWriter").skeleton.keypoint_names
             self._csv_writer.writerow(["source", "frame", *(f"{n}_{axis}" for n in names for axis in "xy")])
 
     def write_on_batch_end(
@@ -94,12 +95,12 @@ class KeypointWriter(BasePredictionWriter):
         pl_module: pl.LightningModule,
         prediction: dict[str, Tensor],
         batch_indices: Any,
-        batch: dict[str, Any],
+        batch: MediaBatch,
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        skeleton = pl_module.skeleton
-        pixels = normalized_to_box_pixels(prediction["keypoints"], batch["boxes"]).cpu()
+        skeleton = keypoint_model(pl_module, "KeypointWriter").skeleton
+        pixels = normalized_to_box_pixels(prediction["keypoints"], batch["box"]).cpu()
         for i, (source, original) in enumerate(zip(batch["source"], batch["original"], strict=True)):
             frame, fps = int(batch["frame"][i]), float(batch["fps"][i])
             stem = frame_stem(source, frame, is_video=fps > 0)

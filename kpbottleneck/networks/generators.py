@@ -28,6 +28,7 @@ class PoseEncoder(nn.Module):
         if not 0.0 < initial_intensity < 1.0:
             raise ValueError(f"initial_intensity must lie in (0, 1), got {initial_intensity}")
         self.net = UNet(in_channels, 1, base_channels, depth)
+        assert self.net.head.bias is not None
         nn.init.constant_(self.net.head.bias, math.log(initial_intensity / (1.0 - initial_intensity)))
 
     def forward(self, image: Tensor) -> Tensor:

@@ -88,13 +88,13 @@ def test_labelled_training_frames_feed_the_post_processing_split(folder):
         videos, poses, "synthetic", image_size=32, labels=labels, train_labels=labels
     )
     data.setup("test")
-    regression = data.datasets["regression"]
-    assert len(regression) == 2
-    sample = regression[0]
+    post_processing = data.datasets["post_processing"]
+    assert len(post_processing) == 2
+    sample = post_processing[0]
     pixels = normalized_to_box_pixels(sample["keypoints"][None], sample["box"][None])[0]
     torch.testing.assert_close(pixels, truth[0], atol=1e-3, rtol=0)
     without = VideoFolderDataModule(videos, poses, "synthetic", labels=labels)
-    assert "regression" not in without.build_datasets("test")
+    assert "post_processing" not in without.build_datasets("test")
 
 
 def test_colour_jitter_is_drawn_once_per_pair_of_video_frames(folder):

@@ -14,7 +14,7 @@ def test_media_module_yields_every_frame_letterboxed_with_its_origin(tmp_path):
     first = batches[0]
     assert first["image"].shape == (4, 3, 16, 16)
     assert [tuple(o.shape) for o in first["original"]] == [(3, 40, 60), (3, 50, 30), (3, 24, 32), (3, 24, 32)]
-    assert first["boxes"][0].tolist() == [0.0, -10.0, 60.0, 50.0]
+    assert first["box"][0].tolist() == [0.0, -10.0, 60.0, 50.0]
     assert first["frame"].tolist() == [0, 0, 0, 1] and first["fps"].tolist() == [0.0, 0.0, 8.0, 8.0]
 
 

@@ -50,7 +50,7 @@ def test_raw_and_prepared_frames_give_the_same_pairs_and_labels(folder):
     assert [(s["split"], s["clips"], s["frames"], s["skipped"]) for s in summaries] == [
         ("train", 3, 12 + 9 + 4, 0),  # the frame folder 'jump', then run.mp4 and walk.mp4
         ("val", 2, 2, 0),
-        ("test", 2, 2, 0),  # (no regression split: no train_labels)
+        ("test", 2, 2, 0),  # (no post_processing split: no train_labels)
     ]
     raw, fast = _data(folder), _data(folder, folder / "prepared")
     for data in (raw, fast):
@@ -132,3 +132,19 @@ def test_prepared_frames_travel_to_workers_as_a_file_name(folder):
     payload = pickle.dumps(frames)
     assert len(payload) < 10_000  # not the 25 frames' 19 kB
     assert torch.equal(pickle.loads(payload).frame(1, 3), expected)
+
+
+def test_a_folder_prepared_before_the_rename_still_gives_the_post_processing_frames(folder):
+    def data(prepared=None):
+        return _data(folder, prepared, train_labels=str(folder / "labels.csv"))
+
+    prepare(data(folder / "prepared"))
+    (folder / "prepared" / "post_processing").rename(folder / "prepared" / "regression")
+    raw, old = data(), data(folder / "prepared")
+    for module in (raw, old):
+        module.setup("test")
+    frames = [module.datasets["post_processing"] for module in (raw, old)]
+    assert len(frames[0]) == len(frames[1]) == 2
+    for a, b in zip(frames[0], frames[1], strict=True):
+        assert torch.equal(a["keypoints"], b["keypoints"])
+        assert (a["image"] - b["image"]).abs().max() < 2 / 255  # prepared frames are stored as 8 bits

@@ -57,7 +57,7 @@ def test_logged_errors_match_a_hand_computation(tmp_path, tiny_gan_kwargs, capsy
 
 def test_post_processing_fits_on_the_labelled_training_split(tmp_path, tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs).eval()
-    # RandomDataModule's regression split is its test split: 6 samples, 35 inputs → an exact fit
+    # RandomDataModule's post_processing split is its test split: 6 samples, 35 inputs → an exact fit
     data = RandomDataModule(image_size=32, batch_size=2, num_val=6)
     logged = _test(model, data, KeypointEvaluation(post_processing=True), tmp_path)
     assert logged["test/keypoint_error_post_processed"] < 0.05 * logged["test/keypoint_error"]

@@ -139,7 +139,7 @@ def test_under_ddp_each_process_writes_its_own_table_and_videos(tmp_path):
     writer.on_predict_start(trainer, module)
     box = torch.tensor([[0.0, 0.0, 16.0, 16.0]])
     batch = {"source": ["v/clip.mp4"], "frame": torch.tensor([3]), "fps": torch.tensor([8.0]),
-             "original": torch.rand(1, 3, 16, 16), "boxes": box}  # fmt: skip
+             "original": torch.rand(1, 3, 16, 16), "box": box}  # fmt: skip
     writer.write_on_batch_end(trainer, module, {"keypoints": torch.zeros(1, 17, 2)}, None, batch, 0)
     writer.on_predict_end(trainer, module)
     assert (tmp_path / "keypoints_rank1.csv").is_file()
