@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job, timed: the three commands for each seed given (default 0 1 2), one after the other, in
 # the current checkout (its outputs/synthetic/ is removed before each seed). Prints one JSON line per seed:
-# the test errors, η's and KeypointGAN's validation errors, the seconds of each command and the job's minutes.
+# the test errors, η's and KeypointGAN's validation errors, the seconds of each command and the job's minutes,
+# also written into benchmarks/results/main_job/<machine kind>.jsonl (result_files.py; the docs' tables).
 #
 #   bash benchmarks/main_job.sh            # seeds 0, 1, 2 on this machine's default precision
 #   ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 bash benchmarks/main_job.sh 0   # as an AVX2-only CPU
@@ -30,6 +31,11 @@ import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, "benchmarks")
+from result_files import save_result  # noqa: E402
+
+from kpbottleneck.hardware import default_precision, machine_kind  # noqa: E402
+
 seed, t0, t1, t2, t3, logs = sys.argv[1], *map(float, sys.argv[2:6]), Path(sys.argv[6])
 test = (logs / f"seed{seed}.test.log").read_text()
 
@@ -49,8 +55,9 @@ said = [
     if "precision: unset" in line or "channels_last: null" in line
 ]
 error, baseline = metric("keypoint_error"), metric("mean_pose_error")
-print(json.dumps({
+record = {
     "seed": int(seed),
+    "precision": default_precision().precision,
     "test_error": error,
     "mean_pose_baseline": baseline,
     "ratio": round(error / baseline, 3),
@@ -60,6 +67,8 @@ print(json.dumps({
     "seconds": {"eta": round(t1 - t0, 1), "gan": round(t2 - t1, 1), "test": round(t3 - t2, 1)},
     "job_minutes": round((t3 - t0) / 60, 2),
     "chosen": said,
-}), flush=True)
+}
+print(json.dumps(record), flush=True)
+save_result("main_job", record, ("seed", "precision"), machine_kind())
 PY
 done

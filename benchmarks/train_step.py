@@ -37,13 +37,14 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from ablations import main_job_settings  # benchmarks/ablations.py, beside this script
+from result_files import save_result
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
 from datamodules import SyntheticDataModule
 from datamodules.base import loader_workers
 from kpbottleneck import KeypointGAN, RegressorPretraining
-from kpbottleneck.hardware import default_precision
+from kpbottleneck.hardware import default_precision, machine_kind
 from kpbottleneck.profiling import OperatorCounter
 from kpbottleneck.skeletons import get_skeleton
 
@@ -161,6 +162,11 @@ def main() -> None:
         help="Γ over the original's layers (to conv5_2) instead of the main job's",
     )
     parser.add_argument("--workers", type=int, default=None, help="loader processes of --data synthetic")
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="also write it into benchmarks/results/train_step/<machine kind>.jsonl (the docs' tables)",
+    )
     args = parser.parse_args()
     args.precision = args.precision or default_precision(args.device).precision
     if args.data == "synthetic" and args.size != "main":
@@ -240,6 +246,10 @@ def main() -> None:
     if args.device == "cuda":
         result["host_syncs_per_batch"] = round(timer.syncs / args.profile_batches, 1)
     print(json.dumps(result), flush=True)
+    if args.save:
+        result["isa"] = torch.backends.cpu.get_cpu_capability() if args.device == "cpu" else "cuda"
+        key = ("model", "size", "precision", "channels_last", "compile", "data", "isa")
+        save_result("train_step", result, key, machine_kind(args.device))
 
 
 if __name__ == "__main__":

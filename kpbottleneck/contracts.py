@@ -43,7 +43,7 @@ class PairBatch(PriorBatch):
     """KeypointGAN's training: a frame, a second frame of the same video, and unpaired prior poses."""
 
     image: Tensor  #: (B, 3, S, S) the frame x
-    appearance_image: Tensor  #: (B, 3, S, S) x′: another frame of the video, or a second warp of x
+    appearance_image: Tensor  #: (B, 3, S, S) x′, another frame of the video or a second warp of x
 
 
 class LabelledBatch(TypedDict):

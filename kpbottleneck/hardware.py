@@ -103,6 +103,27 @@ def channels_last_helps(device: torch.device | str, precision: str | int | None)
     return kind == "cuda" and (str(precision) in BF16_PRECISIONS or str(precision).startswith("16"))
 
 
+def machine_kind(device: torch.device | str = "cpu") -> str:
+    """A short name for what ``device`` computes with, to name benchmark results by: on a CPU the ATen
+    capability, refined by the bf16 instructions it has (``cpu-amx``, ``cpu-avx512bf16``, ``cpu-avx512``,
+    ``cpu-avx2``), with the threads torch uses; on a GPU its name (``cuda-nvidia-h200``).
+
+    Example:
+        >>> machine_kind("meta")
+        'meta'
+    """
+    kind = _device_type(device)
+    if kind == "cuda":
+        return "cuda-" + "-".join(torch.cuda.get_device_name(device).lower().split())
+    if kind != "cpu":
+        return kind
+    reason = native_bf16_reason("cpu")
+    isa = {"CPU with AMX": "amx", "CPU with AVX512-BF16": "avx512bf16"}.get(
+        reason or "", torch.backends.cpu.get_cpu_capability().lower().replace("_", "")
+    )
+    return f"cpu-{isa}-{torch.get_num_threads()}threads"
+
+
 def accelerator_device(accelerator: str | None) -> torch.device:
     """The device type a Trainer's ``accelerator`` setting runs on (``"auto"``: CUDA when available)."""
     name = str(accelerator or "auto").lower()

@@ -186,9 +186,10 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
     # ------------------------------------------------------------------------------------------ training
     @property
     def discriminator(self) -> MultiScaleDiscriminator:
-        """D, which only training needs: built on first use (``fit`` builds it in :meth:`configure_model`),
-        so that a model loaded for inference has none. D's weights in a checkpoint loaded before then are
-        kept aside, written back into this model's ``state_dict``, and loaded into D when it is built."""
+        """D, built on first use since only training needs it (``fit`` builds it in
+        :meth:`configure_model`), so that a model loaded for inference has none. D's weights in a checkpoint
+        loaded before then are kept aside, written back into this model's ``state_dict``, and loaded into D
+        when it is built."""
         if "discriminator" not in self._modules:
             hp = self.hparams
             discriminator = MultiScaleDiscriminator(

@@ -65,7 +65,7 @@ def discriminator_accuracy(
 
 
 PIXELS = "pixels"
-#: The original implementation's taps: the image itself and conv{1..5}_2.
+#: The original implementation's taps, the image itself and conv{1..5}_2.
 DEFAULT_PERCEPTUAL_LAYERS = (PIXELS, "conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 
 

@@ -1,4 +1,4 @@
-"""Keypoint-error metrics as torchmetrics ``Metric``s, computed exactly as the paper's benchmarks define them.
+"""Keypoint-error metrics as torchmetrics ``Metric`` classes, computed as the paper's benchmarks define them.
 
 Every metric keeps per-activity sums (``dist_reduce_fx="sum"``), so under DDP the value is the same as
 on one process, provided no sample is seen twice (the data modules' evaluation loaders use
@@ -13,8 +13,9 @@ activity it is the plain mean over images).
 
 * :class:`ImageSizeNormalizedError` — keypoints mapped to [0, 1] by the image size, in % (Table 1);
   with ``flip_permutation`` the per-image error is the smaller of the errors against the target and
-  against the left/right-swapped target (the original's "min distance"), and :meth:`flip_accuracy` is
-  the fraction of images whose left/right assignment was right.
+  against the left/right-swapped target (the original's "min distance"), and
+  :meth:`ImageSizeNormalizedError.flip_accuracy` is the fraction of images whose left/right assignment was
+  right.
 * :class:`PixelError` — in pixels of the original image, undoing the crop/resize (Table 2).
 * :class:`InterOcularNormalizedError` — divided by the distance between the outer eye corners, in %
   (Table 3).

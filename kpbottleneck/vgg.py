@@ -59,7 +59,7 @@ class InputConvention(NamedTuple):
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-#: torchvision's weights: ``(x − mean) / std``.
+#: The input convention of torchvision's weights, ``(x − mean) / std``.
 IMAGENET = InputConvention(
     "imagenet",
     (1.0 / _IMAGENET_STD[0], 1.0 / _IMAGENET_STD[1], 1.0 / _IMAGENET_STD[2]),
@@ -69,7 +69,8 @@ IMAGENET = InputConvention(
         _IMAGENET_MEAN[2] / _IMAGENET_STD[2],
     ),
 )
-#: The Oxford/Caffe weights (RGB order after :func:`convert_quantized_vgg19`): ``255 x − mean``.
+#: The input convention of the Oxford/Caffe weights, ``255 x − mean`` (RGB order after
+#: :func:`convert_quantized_vgg19`).
 CAFFE = InputConvention("caffe", (255.0, 255.0, 255.0), (123.68, 116.779, 103.939))
 
 

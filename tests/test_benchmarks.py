@@ -130,3 +130,31 @@ def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
     }
     assert 0 < diagnosis["motion"]["gap_3"] < diagnosis["motion"]["gap_11"]  # farther frames differ more
     assert "| carphone | budget1/seed0 |" in (tmp_path / "diagnosis.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def result_files():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "result_files.py"
+    spec = importlib.util.spec_from_file_location("result_files", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_result_measured_again_replaces_its_line_and_others_stay(result_files, tmp_path):
+    save = result_files.save_result
+    save("step", {"model": "gan", "ms": 10}, ("model",), "cpu-x", root=tmp_path)
+    save("step", {"model": "eta", "ms": 5}, ("model",), "cpu-x", root=tmp_path)
+    path = save("step", {"model": "gan", "ms": 12}, ("model",), "cpu-x", root=tmp_path)
+    save("step", {"model": "gan", "ms": 3}, ("model",), "cuda-y", root=tmp_path)
+    assert path == tmp_path / "step" / "cpu-x.jsonl"
+    results = result_files.load_results("step", root=tmp_path)
+    assert list(results) == ["cpu-x", "cuda-y"]
+    assert [(r["model"], r["ms"]) for r in results["cpu-x"]] == [("eta", 5), ("gan", 12)]
+    assert {"date", "commit", "cpu"} <= set(results["cuda-y"][0]) and results["cuda-y"][0][
+        "machine"
+    ] == "cuda-y"
+    table = result_files.markdown_table(
+        results["cpu-x"], {"model": lambda r: r["model"], "ms": lambda r: r["ms"]}
+    )
+    assert table.splitlines() == ["| model | ms |", "|---|---|", "| eta | 5 |", "| gan | 12 |"]

@@ -1,4 +1,4 @@
-"""The networks of KeypointGAN as plain ``nn.Module``s: Φ, Ψ, η and D."""
+"""The networks of KeypointGAN as plain ``nn.Module`` classes: Φ, Ψ, η and D."""
 
 from kpbottleneck.networks.discriminator import MultiScaleDiscriminator, PatchDiscriminator
 from kpbottleneck.networks.generators import ConditionalDecoder, PoseEncoder

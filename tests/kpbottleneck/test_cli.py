@@ -109,6 +109,22 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert "distributed_backend=gloo" in result.stderr + result.stdout
 
 
+@pytest.mark.slow
+def test_torchrun_launches_the_same_ddp_fit(tmp_path):
+    """docs/distributed.md's torchrun command on localhost: torchrun starts the processes, Lightning joins."""
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "kpbottleneck", "fit", "--config", str(ROOT / "experiments" / "smoke.yaml"),
+         "--trainer.devices", "2", "--trainer.strategy", "ddp_find_unused_parameters_true",
+         "--trainer.max_steps", "4", "--trainer.default_root_dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    checkpoint = torch.load(_last_checkpoint(tmp_path), map_location="cpu", weights_only=False)
+    assert checkpoint["global_step"] > 0
+    assert "distributed_backend=gloo" in result.stderr + result.stdout
+
+
 TINY_SYNTHETIC = [
     *(f"--model.init_args.{key}={value}" for key, value in {
         "image_size": 32, "unet_depth": 2, "generator_channels": 4, "regressor_channels": 4,

@@ -7,6 +7,7 @@ from kpbottleneck.hardware import (
     channels_last_helps,
     default_precision,
     has_native_bf16,
+    machine_kind,
     native_bf16_reason,
 )
 
@@ -86,3 +87,23 @@ def test_accelerator_device(monkeypatch):
 def test_an_unknown_cpu_check_reads_false():
     """The CPU checks are private PyTorch functions: each is looked up by name, with a fallback."""
     assert hardware._cpu_has("_no_such_check") is False
+
+
+@pytest.mark.parametrize(
+    ("capability", "amx", "avx512_bf16", "kind"),
+    [
+        ("AVX512", True, True, "cpu-amx-3threads"),
+        ("AVX512", False, True, "cpu-avx512bf16-3threads"),
+        ("AVX512", False, False, "cpu-avx512-3threads"),
+        ("AVX2", True, True, "cpu-avx2-3threads"),  # as ATen dispatches (ATEN_CPU_CAPABILITY=avx2)
+    ],
+)
+def test_machine_kind_names_what_the_cpu_computes_with(monkeypatch, capability, amx, avx512_bf16, kind):
+    _cpu(monkeypatch, capability, amx, avx512_bf16)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    assert machine_kind("cpu") == kind
+
+
+def test_machine_kind_of_a_gpu_is_its_name(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    assert machine_kind("cuda") == "cuda-nvidia-h200"
