@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Settings that make a CPU compute as a lesser one (e.g. an AVX-512 machine as an AVX2 one).
+ISA_LIMITS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
 
 
 def cpu_name() -> str:
@@ -39,15 +42,17 @@ def _commit() -> str:
 def save_result(
     benchmark: str, record: Mapping[str, Any], key: Sequence[str], machine: str, root: Path = RESULTS
 ) -> Path:
-    """Write ``record`` (with the date, the commit and the CPU's name added) into ``benchmark``'s file for
-    ``machine``, replacing the line of the same CPU whose ``key`` fields are the record's; returns the file.
-    (The CPU's name tells a real AVX2 machine from one limited to AVX2, ``ATEN_CPU_CAPABILITY=avx2``.)"""
+    """Write ``record`` (with the date, the commit, the CPU's name and the :data:`ISA_LIMITS` in force
+    added) into ``benchmark``'s file for ``machine``, replacing the line of the same CPU and limits whose
+    ``key`` fields are the record's; returns the file. (The limits tell a real AVX2 machine from one
+    limited to AVX2 by ``ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``.)"""
     path = root / benchmark / f"{machine}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {**record, "machine": machine, "cpu": cpu_name(), "commit": _commit(),
+    limits = {name: os.environ[name] for name in ISA_LIMITS if name in os.environ}
+    record = {**record, "machine": machine, "cpu": cpu_name(), "isa_limits": limits, "commit": _commit(),
               "date": datetime.date.today().isoformat()}  # fmt: skip
     lines = path.read_text().splitlines() if path.exists() else []
-    fields = [*key, "cpu"]
+    fields = [*key, "cpu", "isa_limits"]
     kept = [
         line for line in lines if [json.loads(line).get(k) for k in fields] != [record.get(k) for k in fields]
     ]

@@ -41,7 +41,7 @@ def loader_workers(requested: int | None, trainer: pl.Trainer | None) -> int:
 
     ``None`` gives none when the model runs on the CPU — the step's intra-op threads already use every
     core, and a loader process competing with them slows the step more than it saves (the synthetic main
-    job on 2 cores: README "Performance") — and otherwise one per spare core of this process's share of
+    job on 2 cores: docs/performance.md) — and otherwise one per spare core of this process's share of
     the machine, at most 4 (a GPU step leaves the cores idle, and frames must arrive as fast as it goes).
 
     Example:

@@ -34,48 +34,61 @@ MAIN_JOB_COLUMNS = {
 }
 TRAIN_STEP_COLUMNS = {
     "model (batch)": lambda r: f"{'KeypointGAN' if r['model'] == 'gan' else 'η'} ({r['batch_size']})",
-    "size": lambda r: f"{r['size']} ({r['image_size']} px)",
-    "ISA": lambda r: r.get("isa", ""),
-    "precision": lambda r: r["precision"],
-    "layout": lambda r: "channels-last" if r["channels_last"] else "standard",
+    "precision, layout": lambda r: (
+        f"{r['precision']}, {'channels-last' if r['channels_last'] else 'standard'}"
+    ),
     "ms per batch (p10–p90)": _milliseconds,
     "GFLOP per batch": lambda r: f"{r['gflop_per_batch']:.1f}",
-    "GFLOP/s": lambda r: f"{r['gflop_per_s']:.0f}",
-    "matmul GFLOP/s": lambda r: f"{r['matmul_gflop_per_s']:.0f}",
-    "fraction of matmul rate": lambda r: f"{r['fraction_of_matmul_rate']:.2f}",
+    "GFLOP/s (matmul's)": lambda r: f"{r['gflop_per_s']:.0f} ({r['matmul_gflop_per_s']:.0f})",
     "peak MiB": lambda r: f"{r['peak_memory_mib']:.0f}",
 }
 
 
-def _heading(machine: str, rows: list[dict[str, Any]]) -> str:
-    cpus = sorted({row.get("cpu", "unknown") for row in rows})
+def _limits(row: Row) -> str:
+    return " ".join(f"{name}={value}" for name, value in row.get("isa_limits", {}).items())
+
+
+def _groups(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """``rows`` by CPU and ISA limits, in order of first appearance."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row.get("cpu", "unknown"), _limits(row)), []).append(row)
+    return groups
+
+
+def _heading(machine: str, cpu: str, limits: str, rows: list[dict[str, Any]]) -> str:
     dates = sorted({row.get("date", "") for row in rows})
-    return f"**`{machine}`** ({'; '.join(cpus)}; measured {dates[0]} to {dates[-1]})\n\n"
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    limited = f", limited by `{limits}`" if limits else ""
+    return f"**`{machine}`**: {cpu}{limited}; measured {when}\n\n"
 
 
 def main_job_tables() -> str:
-    """Per machine kind and precision: each seed of the main job, and the median ratio."""
+    """Per machine kind, CPU (and ISA limits) and precision: each seed of the main job, the median ratio."""
     parts = []
     for machine, rows in load_results("main_job").items():
-        for precision in sorted({row["precision"] for row in rows}):
-            seeds = [row for row in rows if row["precision"] == precision]
-            seeds.sort(key=lambda row: row["seed"])
-            median = statistics.median(row["ratio"] for row in seeds)
-            parts.append(
-                _heading(machine, seeds)
-                + f"precision `{precision}`\n\n"
-                + markdown_table(seeds, MAIN_JOB_COLUMNS)
-                + f"\n\nMedian ÷ baseline over {len(seeds)} seeds: **{median:.3f}**; worst seed "
-                + f"{max(row['ratio'] for row in seeds):.3f}.\n"
-            )
+        for (cpu, limits), group in _groups(rows).items():
+            for precision in sorted({row["precision"] for row in group}):
+                seeds = sorted((r for r in group if r["precision"] == precision), key=lambda r: r["seed"])
+                ratios = [row["ratio"] for row in seeds]
+                parts.append(
+                    _heading(machine, cpu, limits, seeds)
+                    + f"precision `{precision}`\n\n"
+                    + markdown_table(seeds, MAIN_JOB_COLUMNS)
+                    + f"\n\nMedian ÷ baseline over {len(seeds)} seeds: **{statistics.median(ratios):.3f}**; "
+                    + f"worst seed {max(ratios):.3f}.\n"
+                )
     return "\n".join(parts) or "No main-job results have been measured yet.\n"
 
 
 def train_step_tables() -> str:
-    """Per machine kind: each measured configuration of the training step."""
+    """Per machine kind and CPU (and ISA limits): each measured configuration of the training step."""
     parts = []
     for machine, rows in load_results("train_step").items():
-        parts.append(_heading(machine, rows) + markdown_table(rows, TRAIN_STEP_COLUMNS) + "\n")
+        for (cpu, limits), group in _groups(rows).items():
+            parts.append(
+                _heading(machine, cpu, limits, group) + markdown_table(group, TRAIN_STEP_COLUMNS) + "\n"
+            )
     return "\n".join(parts) or "No training-step results have been measured yet.\n"
 
 

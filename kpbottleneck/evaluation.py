@@ -248,7 +248,8 @@ class KeypointEvaluation(Callback):
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         results = self._log("test", trainer, pl_module)
         if trainer.is_global_zero and not math.isnan(results["model"][0]):
-            print(self.table(results, self._activities(trainer), self.name or type(pl_module).__name__))
+            method = self.name or type(pl_module).__name__
+            print(results_table(results, self._activities(trainer), method, self.error))
 
     def _fit_post_processing(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Tensor:
         data = keypoint_data(trainer)
@@ -274,28 +275,39 @@ class KeypointEvaluation(Callback):
                 )
         return fit.compute()
 
-    # ----------------------------------------------------------------------------------------- table
-    def table(
-        self, results: dict[str, tuple[float, list[float]]], activities: Sequence[str], method: str
-    ) -> str:
-        """The test results as a text table: rows are methods/settings, columns all + each activity."""
-        unit = {"image_size": "% of image size", "pixels": "pixels", "inter_ocular": "% of inter-ocular"}
-        rows = {
-            "model": method,
-            "flip_tolerant": f"{method} (flip-tolerant)",
-            "post_processed": f"{method} + linear post-processing",
-            "mean_pose": "mean prior pose (baseline)",
-        }
-        columns = ["all", *activities] if len(activities) > 1 else ["all"]
-        width = max(len(label) for label in rows.values()) + 2
-        header = f"{'':<{width}}" + "".join(f"{column:>12}" for column in columns)
-        lines = [f"Keypoint error ({unit[self.error]}), test set", header]
-        for key, label in rows.items():
-            if key not in results:
-                continue
-            overall, per_activity = results[key]
-            cells = [overall, *per_activity] if len(columns) > 1 else [overall]
-            lines.append(f"{label:<{width}}" + "".join(f"{value:>12.2f}" for value in cells))
-        if "flip_accuracy" in results:
-            lines.append(f"left/right assignment correct: {100 * results['flip_accuracy'][0]:.1f}% of images")
-        return "\n".join(lines)
+
+def results_table(
+    results: dict[str, tuple[float, list[float]]], activities: Sequence[str], method: str, error: str
+) -> str:
+    """The test results as a text table: rows are methods/settings (``results``' keys ``model``,
+    ``flip_tolerant``, ``post_processed``, ``mean_pose``: the overall error and one per activity), columns
+    all and each activity; ``error`` is the unit (``image_size``, ``pixels`` or ``inter_ocular``).
+
+    Example:
+        >>> results = {"model": (2.5, []), "mean_pose": (7.5, [])}
+        >>> print(results_table(results, (), "GAN", "image_size"))  # doctest: +NORMALIZE_WHITESPACE
+        Keypoint error (% of image size), test set
+                                      all
+        GAN                          2.50
+        mean prior pose (baseline)   7.50
+    """
+    unit = {"image_size": "% of image size", "pixels": "pixels", "inter_ocular": "% of inter-ocular"}
+    rows = {
+        "model": method,
+        "flip_tolerant": f"{method} (flip-tolerant)",
+        "post_processed": f"{method} + linear post-processing",
+        "mean_pose": "mean prior pose (baseline)",
+    }
+    columns = ["all", *activities] if len(activities) > 1 else ["all"]
+    width = max(len(label) for label in rows.values()) + 2
+    header = f"{'':<{width}}" + "".join(f"{column:>12}" for column in columns)
+    lines = [f"Keypoint error ({unit[error]}), test set", header]
+    for key, label in rows.items():
+        if key not in results:
+            continue
+        overall, per_activity = results[key]
+        cells = [overall, *per_activity] if len(columns) > 1 else [overall]
+        lines.append(f"{label:<{width}}" + "".join(f"{value:>12.2f}" for value in cells))
+    if "flip_accuracy" in results:
+        lines.append(f"left/right assignment correct: {100 * results['flip_accuracy'][0]:.1f}% of images")
+    return "\n".join(lines)

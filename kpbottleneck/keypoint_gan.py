@@ -17,7 +17,7 @@ DESIGN (where the paper is silent, following the original implementation):
   (``discriminator_history``, :class:`~kpbottleneck.image_pool.ImagePool`). ``lr_decay`` adds
   CycleGAN's "linear" policy (constant, then linearly to zero over the last part of training), which
   the short synthetic main job needs to settle the GAN's swings at its end. What was measured for
-  each default is in ``experiments/synthetic.yaml`` and the README's "Results".
+  each default is in ``experiments/synthetic.yaml`` and docs/results.md.
 
 Ablations of Table 4 are switches of this module: ``bottleneck=False`` feeds Φ(x) straight to Ψ
 (keypoints are then read by the pre-trained η, as the original's "offline regressor");

@@ -30,6 +30,14 @@ class LinearKeypointMap(Metric):
     which only matters when the inputs are collinear (e.g. a keypoint that never moves).
 
     ``compute()`` returns the weights ``(K, 2K + 1, 2)``; :func:`map_keypoints` maps predictions with them.
+
+    Example (targets that are the predictions shifted by 0.5 in x, recovered exactly):
+        >>> prediction = torch.rand(20, 1, 2, generator=torch.Generator().manual_seed(0))
+        >>> fit = LinearKeypointMap(num_keypoints=1)
+        >>> fit.update(prediction, prediction + torch.tensor([0.5, 0.0]))
+        >>> mapped = map_keypoints(fit.compute(), torch.tensor([[[0.1, 0.2]]]))
+        >>> torch.allclose(mapped, torch.tensor([[[0.6, 0.2]]]), atol=1e-4)
+        True
     """
 
     full_state_update = False

@@ -115,7 +115,7 @@ def test_regressor_config_runs_on_its_data_format(name, roots):
 @pytest.mark.slow
 @pytest.mark.parametrize("config", ["my_videos_pretrain", "my_videos"])
 def test_own_videos_with_the_shipped_human_prior(config, roots):
-    """README "Your own videos": ``--data.prior mocap`` with the h36m17 skeleton, steps 1 and 2."""
+    """docs/training.md, "Your own videos": ``--data.prior mocap`` with the h36m17 skeleton, steps 1 and 2."""
     human = ["--data.prior", "mocap", "--data.skeleton", "h36m17", "--model.init_args.skeleton", "h36m17"]
     networks = ["--model.init_args.regressor_channels=4", "--model.init_args.regressor_depth=2"]
     if config == "my_videos":

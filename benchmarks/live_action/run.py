@@ -13,7 +13,7 @@ committed. For each clip and seed this script
 2. splits the frames in time into blocks of ``block_frames`` (about one second), dealt out in turns of five:
    three training blocks, one prior block, one test block (the paper's protocol: training frames, prior
    poses and test frames from disjoint parts of the footage; a pair's two frames never leave their block);
-3. trains as a user does with their own videos (README "Your own videos"): ``kpbottleneck fit`` with
+3. trains as a user does with their own videos (docs/training.md): ``kpbottleneck fit`` with
    ``experiments/my_videos_pretrain.yaml`` (η on the prior poses) and ``experiments/my_videos.yaml``
    (KeypointGAN), then ``kpbottleneck test``, each with a generated second ``--config`` that holds the clip's
    paths and keypoint set and the main job's budget (``experiments/synthetic*.yaml``: image size, network

@@ -16,7 +16,7 @@ class InstanceNorm(nn.GroupNorm):
 
     Channels-last inputs on a CPU are normalised in the standard layout and given back channels-last:
     PyTorch's CPU group norm is far slower on channels-last tensors than on standard ones, forward and
-    backward (it made the channels-last step slower than the standard one, README "Performance"), much more
+    backward (enough to make the whole channels-last step slower than the standard one), much more
     than the two layout copies cost, and the copies leave every number as the standard layout computes it.
 
     Shape:
