@@ -23,6 +23,7 @@ import kpbottleneck  # noqa: E402
 
 project = "kpbottleneck"
 author = "the kpbottleneck developers"
+copyright = f"2026, {author}"
 release = version = kpbottleneck.__version__
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
 myst_enable_extensions = ["colon_fence"]

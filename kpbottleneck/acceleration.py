@@ -5,7 +5,7 @@ checkpoint: :meth:`torch.nn.Module.compile` compiles a module in place (its ``st
 ``encoder.net...``, not ``encoder._orig_mod.net...``), and the memory format is a layout, not a value.
 
 ``channels_last=None`` (the modules' default) follows the hardware when the Trainer sets the model up
-(:func:`resolve_channels_last`, :func:`kpbottleneck.hardware.channels_last_helps`): on on a CPU, on a GPU
+(:func:`resolve_channels_last`, :func:`kpbottleneck.hardware.channels_last_helps`): on a CPU, and on a GPU
 with 16-bit precisions.
 
 Channels-last under bf16 on a CPU with AMX goes further: it changes no number at all. oneDNN's AMX kernels

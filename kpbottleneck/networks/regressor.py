@@ -49,10 +49,10 @@ class HeatmapRegressor(nn.Module):
 
     DESIGN: a skeleton image is smooth and its keypoints are where its segments meet, so coarse
     heatmaps with a soft-argmax locate them to a fraction of a heatmap cell; a full-resolution U-Net
-    (what this library used before) costs 8x the FLOPs at the same width for no gain in accuracy
-    (docs/performance.md). The stride-2 convolutions are 4x4 with padding 1: each output cell is then
-    centred on a 2x2 block of input pixels, so the heatmap grid is the image's grid at half the
-    resolution under the ``align_corners=False`` convention and soft-argmax coordinates need no offset.
+    costs 8x the FLOPs at the same width and was less accurate (docs/results.md). The stride-2
+    convolutions are 4x4 with padding 1: each output cell is then centred on a 2x2 block of input pixels,
+    so the heatmap grid is the image's grid at half the resolution under the ``align_corners=False``
+    convention and soft-argmax coordinates need no offset.
 
     Args:
         num_keypoints: K.
