@@ -32,13 +32,11 @@ source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build"]
 html_theme = "furo"
 html_title = f"kpbottleneck {release}"
-html_static_path: list[str] = []
 
 autodoc_default_options = {"show-inheritance": True, "member-order": "bysource"}
 autodoc_inherit_docstrings = False  # (Lightning's own docstrings are Lightning's docs, not ours)
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
-autodoc_mock_imports: list[str] = []
 napoleon_google_docstring, napoleon_numpy_docstring = True, False
 
 # A broken cross-reference to our own names fails the build; other libraries' names are not linked (the
@@ -129,6 +127,7 @@ _MODULES: dict[str, list[str]] = {}  # a top-level name → the modules of ours 
 
 
 def _index_names(names: list[str]) -> None:
+    _MODULES.clear()  # (a second build in the same process indexes afresh)
     for name in names:
         for attribute, value in vars(importlib.import_module(name)).items():
             if getattr(value, "__module__", name) == name and not attribute.startswith("_"):
