@@ -29,7 +29,7 @@ from datamodules.base import KeypointDataModule
 from datamodules.poses import PoseDataset
 from datamodules.video import FramePairDataset, LabelledFrameDataset
 from kpbottleneck.coordinates import pixel_centre_grid
-from kpbottleneck.rendering import project_to_segments
+from kpbottleneck.rendering import squared_segment_distances
 from kpbottleneck.skeletons import SYNTHETIC
 
 # Joint angles (radians): name, lower limit, upper limit.
@@ -236,13 +236,16 @@ class SyntheticVideos:
         return torch.cat([self._video(v)["keypoints"] for v in range(self.num_videos)])
 
     def frame(self, video: int, t: int) -> Tensor:
-        """Image ``(3, H, W)`` in [0, 1] of frame ``t``."""
+        """Image ``(3, H, W)`` in [0, 1] of frame ``t``.
+
+        Each part's coverage is a sigmoid of its capsule's signed distance, the distance from the
+        renderer's separable per-segment arithmetic
+        (:func:`~kpbottleneck.rendering.squared_segment_distances`: half the time of a norm over a
+        ``(parts, H, W, 2)`` residual, and the same value to a rounding)."""
         data = self._video(video)
         keypoints = data["keypoints"][t]
-        starts = keypoints[[p[0] for p in _PARTS]][:, None, None, :]
-        ends = keypoints[[p[1] for p in _PARTS]][:, None, None, :]
-        _, residual = project_to_segments(self._grid, starts, ends)
-        distance = residual.norm(dim=-1)  # (parts, H, W)
+        starts, ends = keypoints[[p[0] for p in _PARTS]], keypoints[[p[1] for p in _PARTS]]
+        distance = squared_segment_distances(self._grid, starts[None], ends[None])[0].sqrt_()  # (parts, H, W)
         radius = torch.tensor([p[2] for p in _PARTS])[:, None, None] * data["scale"]
         alpha = torch.sigmoid((radius - distance) * self.image_size)  # ~1 px anti-aliasing
         image = data["background"].clone()

@@ -53,15 +53,22 @@ def project_to_segments(points: Tensor, start: Tensor, end: Tensor) -> tuple[Ten
     return t, offset - t[..., None] * direction
 
 
-def _separable_segment_distance(grid: Tensor, start: Tensor, end: Tensor) -> Tensor:
-    """``|residual|²`` of :func:`project_to_segments` for every pixel of ``grid`` ``(H, W, 2)`` and every
-    segment ``start``, ``end`` ``(B, c, 2)``: ``(B, c, H, W)``.
+def squared_segment_distances(grid: Tensor, start: Tensor, end: Tensor) -> Tensor:
+    """``|residual|²`` of :func:`project_to_segments` for every pixel of ``grid`` ``(H, W, 2)`` (a
+    :func:`~kpbottleneck.coordinates.pixel_centre_grid`) and every segment ``start``, ``end`` ``(B, c, 2)``:
+    ``(B, c, H, W)``, one map per segment (not differentiable: :func:`segment_distance` is).
 
     The same arithmetic in the same order, so the same bits, but with the x and y parts kept apart: a
     pixel's x offset depends on its column only and its y offset on its row only, so the offsets are
     ``(B, c, 1, W)`` and ``(B, c, H, 1)``, and only three ``(B, c, H, W)`` tensors are allocated (the rest
     is done in place), none with a trailing dimension of 2. The residual is computed negated,
     ``t d - offset``: IEEE rounding is symmetric in sign, so its square has the same bits.
+
+    Example: the pixel centres of a 2-high, 1-wide image, half a unit above and below a segment.
+        >>> grid = pixel_centre_grid((2, 1))
+        >>> squared_segment_distances(grid, torch.tensor([[[-0.5, 0.0]]]), torch.tensor([[[0.5, 0.0]]]))
+        tensor([[[[0.2500],
+                  [0.2500]]]])
     """
     direction = end - start
     length2 = (direction * direction).sum(-1).clamp_min(_LENGTH_EPS)[..., None, None]
@@ -85,7 +92,7 @@ class _SegmentDistance(torch.autograd.Function):
         best_edge = torch.zeros((batch, height, width), dtype=torch.long, device=keypoints.device)
         for first in range(0, edges.shape[0], chunk_size):
             chunk = edges[first : first + chunk_size]
-            distance, index = _separable_segment_distance(
+            distance, index = squared_segment_distances(
                 grid, keypoints[:, chunk[:, 0]], keypoints[:, chunk[:, 1]]
             ).min(dim=1)
             closer = distance < best

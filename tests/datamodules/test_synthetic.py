@@ -2,7 +2,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.synthetic import ANGLE_LIMITS, SyntheticDataModule, SyntheticVideos, figure_keypoints
+from datamodules.synthetic import _PARTS, ANGLE_LIMITS, SyntheticDataModule, SyntheticVideos, figure_keypoints
+from kpbottleneck.coordinates import pixel_centre_grid
+from kpbottleneck.rendering import project_to_segments
 from kpbottleneck.skeletons import SYNTHETIC
 
 
@@ -60,6 +62,23 @@ def test_a_frame_is_a_function_of_seed_video_of_the_data_set_and_frame_only():
         for t in range(10)
     }
     assert len(seeds) == 2 * 6 * 10
+
+
+def test_a_frame_is_the_capsules_of_its_keypoints_drawn_over_the_background():
+    # the frame by its definition, with distances from the dense projection of every pixel onto every part
+    videos = SyntheticVideos(0, 3, 12, 32, seed=5)
+    data, t = videos._video(2), 7
+    keypoints = data["keypoints"][t]
+    starts = keypoints[[p[0] for p in _PARTS]][:, None, None]
+    ends = keypoints[[p[1] for p in _PARTS]][:, None, None]
+    _, residual = project_to_segments(pixel_centre_grid((32, 32)), starts, ends)
+    radius = torch.tensor([p[2] for p in _PARTS])[:, None, None] * data["scale"]
+    alpha = torch.sigmoid((radius - residual.norm(dim=-1)) * 32)
+    image = data["background"]
+    for index, part in enumerate(_PARTS):
+        image = image + alpha[index] * (data[f"colour_{part[3]}"][:, None, None] * data["texture"] - image)
+    noise = torch.randn(image.shape, generator=torch.Generator().manual_seed(videos.noise_seed(2, t))) * 0.02
+    torch.testing.assert_close(videos.frame(2, t), (image * data["lighting"][t] + noise).clamp(0, 1))
 
 
 def test_frames_are_images_not_skeletons_and_move_smoothly():

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from kpbottleneck.coordinates import pixel_centre_grid
-from kpbottleneck.rendering import SkeletonRenderer, project_to_segments, render_skeleton, segment_distance
+from kpbottleneck.rendering import (
+    SkeletonRenderer,
+    project_to_segments,
+    render_skeleton,
+    segment_distance,
+    squared_segment_distances,
+)
 from kpbottleneck.skeletons import SYNTHETIC
 
 
@@ -69,6 +75,18 @@ def test_forward_has_the_bits_of_the_dense_projection(dtype):
     got = segment_distance(keypoints, edges, size, chunk_size=5)
     assert got.dtype == dtype
     assert torch.equal(got, expected)
+
+
+def test_squared_segment_distances_are_each_segments_dense_projection_bit_for_bit():
+    gen = torch.Generator().manual_seed(4)
+    start, end = (torch.rand(2, 5, 2, generator=gen) * 2 - 1 for _ in range(2))
+    end[1, 3] = start[1, 3]  # a degenerate segment: the distance to its point
+    grid = pixel_centre_grid((6, 11))
+    _, residual = project_to_segments(grid, start[:, :, None, None], end[:, :, None, None])
+    got = squared_segment_distances(grid, start, end)
+    assert got.shape == (2, 5, 6, 11)
+    assert torch.equal(got, (residual * residual).sum(-1))
+    torch.testing.assert_close(got[1, 3], ((grid - start[1, 3]) ** 2).sum(-1))
 
 
 def test_hand_computed_pixel():
