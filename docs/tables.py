@@ -31,6 +31,7 @@ MAIN_JOB_COLUMNS = {
     "after linear post-processing (%)": lambda r: f"{r['post_processed']:.2f}",
     "η / KeypointGAN / test (s)": _seconds,
     "the three commands (min)": lambda r: f"{r['job_minutes']:.1f}",
+    "commit": lambda r: f"`{r.get('commit', 'unknown')}`",
 }
 TRAIN_STEP_COLUMNS = {
     "model (batch)": lambda r: f"{'KeypointGAN' if r['model'] == 'gan' else 'η'} ({r['batch_size']})",
