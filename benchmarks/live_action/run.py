@@ -59,6 +59,7 @@ from kpbottleneck.video_io import VideoReader
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+EXPERIMENTS = REPO / "experiments"
 GROUND_TRUTH, SECOND_LABELLER = "face_mesh", "face_mesh_attention"
 ROLES = ("train", "train", "train", "prior", "test")  # of consecutive blocks, in turn
 # a clip's keypoint set: clips.json's "skeleton" names a file beside this script (Skeleton's fields; the
@@ -198,12 +199,17 @@ BUDGET = {
         "data": {"init_args": {"batch_size": 8}},
     },
 }  # fmt: skip
+#: How a run's record names the main job's settings it took: :data:`BUDGET`'s, or today's configs'.
+BUDGET_MAIN_JOB, CURRENT_MAIN_JOB = "78f9b0f", "current"
 
 
 def budget_configs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(η, KeypointGAN)`` settings of the main job that a live-action run takes (:data:`BUDGET`): its
-    budget and sizes."""
+    """``(η, KeypointGAN)`` settings of the main job that a live-action run takes: its budget and sizes, from
+    :data:`BUDGET` or, with ``--current-main-job``, from today's ``experiments/synthetic*.yaml``."""
     eta, gan = BUDGET["eta"], BUDGET["gan"]
+    if args.current_main_job:
+        eta = yaml.safe_load((EXPERIMENTS / "synthetic_pretrain.yaml").read_text())
+        gan = yaml.safe_load((EXPERIMENTS / "synthetic.yaml").read_text())
     eta_model = {
         k: eta["model"]["init_args"][k] for k in ("image_size", "regressor_channels", "regressor_depth")
     }
@@ -325,6 +331,7 @@ def train_and_test(
         "seed": seed,
         "budget": args.budget,
         "perceptual": "original" if args.original_perceptual_loss else "main job's",
+        "main_job": CURRENT_MAIN_JOB if args.current_main_job else BUDGET_MAIN_JOB,
         "window": list(clip["window"]),
         "test_error": round(error, 3),
         "flip_tolerant": round(metrics["test/keypoint_error_flip_tolerant"], 3),
@@ -337,20 +344,23 @@ def train_and_test(
     }
 
 
-def run_key(run_: dict[str, Any]) -> tuple[str, int, str, tuple[int, int], int]:
-    """What tells runs apart: clip, budget, perceptual loss, window, seed."""
-    return run_["clip"], run_["budget"], run_["perceptual"], tuple(run_["window"]), run_["seed"]
+def run_key(run_: dict[str, Any]) -> tuple[str, str, int, str, tuple[int, int], int]:
+    """What tells runs apart: clip, the main job's settings, budget, perceptual loss, window, seed."""
+    settings = run_.get("main_job", BUDGET_MAIN_JOB)
+    return run_["clip"], settings, run_["budget"], run_["perceptual"], tuple(run_["window"]), run_["seed"]
 
 
 def setting(run_: dict[str, Any], clip_window: list[int]) -> str:
     """The table's name of a run's budget, perceptual loss and (where not the clip's) window."""
     name = f"{run_['budget']}×" + (", Γ to conv5_2" if run_["perceptual"] == "original" else "")
+    name += ", today's main job" if run_.get("main_job", BUDGET_MAIN_JOB) == CURRENT_MAIN_JOB else ""
     return name + ("" if run_["window"] == clip_window else f", window {run_['window']}")
 
 
 def variant_folder(args: argparse.Namespace, clip: dict[str, Any]) -> str:
     """The folder of a run's setting under its clip's, e.g. ``budget1``, ``budget1_window12-23``."""
     folder = f"budget{args.budget}" + ("_original_perceptual" if args.original_perceptual_loss else "")
+    folder += "_current_main_job" if args.current_main_job else ""
     return folder + (f"_window{clip['window'][0]}-{clip['window'][1]}" if args.window else "")
 
 
@@ -392,6 +402,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--window", type=int, nargs=2, default=None, help="frame gaps of a pair (default: each clip's)"
+    )
+    parser.add_argument(
+        "--current-main-job",
+        action="store_true",
+        help="the main job's settings of today's experiments/synthetic*.yaml instead of BUDGET's",
     )
     parser.add_argument("--smoke", action="store_true", help="a few steps of tiny networks (CI)")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "live_action")
