@@ -117,9 +117,10 @@ def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
         run["test_error"] / run["mean_pose_baseline"], abs=1e-3
     )
     assert len(run["validation"]) == 2 and set(run["commands"]) == {"eta", "gan", "test"}
-    assert (
-        "| carphone | 1× | 0 |" in (tmp_path / "results.md").read_text() and run["perceptual"] == "main job's"
-    )
+    row = f"| carphone | 1×, {run['precision']} | 0 |"
+    assert row in (tmp_path / "results.md").read_text() and run["perceptual"] == "main job's"
+    course = tmp_path / "carphone" / "budget1" / "seed0" / "gan" / "course"  # every half interval: 1 batch
+    assert sorted(p.name for p in course.iterdir()) == [f"step={s:06d}.ckpt" for s in (2, 4, 6, 8)]
     diagnose = [sys.executable, str(LIVE_ACTION.with_name("diagnose.py")), "--out", str(tmp_path)]
     (line,) = subprocess.run(diagnose, check=True, capture_output=True, text=True).stdout.splitlines()[:1]
     diagnosis = json.loads(line)

@@ -54,6 +54,7 @@ import yaml
 from PIL import Image
 
 from kpbottleneck.coordinates import pixels_to_normalized
+from kpbottleneck.hardware import accelerator_device, default_precision
 from kpbottleneck.metrics import per_image_error
 from kpbottleneck.video_io import VideoReader
 
@@ -306,7 +307,19 @@ def train_and_test(
     eta = run_config(eta_base, clip, data, run_dir / "regressor", seed)
     eta["trainer"]["callbacks"] = [checkpoint_callback(run_dir / "regressor", filename="eta")]
     gan = run_config(gan_base, clip, data, run_dir / "gan", seed)
-    gan["trainer"]["callbacks"] = [checkpoint_callback(run_dir / "gan", save_last=True)]
+    # the weights twice per validation interval (every_n_train_steps counts optimiser steps: two a batch),
+    # for reading a run's course afterwards (checkpoint choice, diagnose.py)
+    every = gan["trainer"]["val_check_interval"]
+    gan["trainer"]["callbacks"] = [
+        checkpoint_callback(run_dir / "gan", save_last=True),
+        checkpoint_callback(
+            run_dir / "gan" / "course",
+            filename="{step:06d}",
+            every_n_train_steps=every,
+            save_top_k=-1,
+            save_weights_only=True,
+        ),
+    ]
     gan["model"]["init_args"]["regressor_checkpoint"] = str(run_dir / "regressor" / "eta.ckpt")
     for stage, config in (("regressor", eta), ("gan", gan)):
         (run_dir / f"{stage}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -333,6 +346,7 @@ def train_and_test(
         "perceptual": "original" if args.original_perceptual_loss else "main job's",
         "main_job": CURRENT_MAIN_JOB if args.current_main_job else BUDGET_MAIN_JOB,
         "window": list(clip["window"]),
+        "precision": default_precision(accelerator_device("auto")).precision,  # the CLI's choice here
         "test_error": round(error, 3),
         "flip_tolerant": round(metrics["test/keypoint_error_flip_tolerant"], 3),
         "mean_pose_baseline": round(baseline, 3),
@@ -344,17 +358,20 @@ def train_and_test(
     }
 
 
-def run_key(run_: dict[str, Any]) -> tuple[str, str, int, str, tuple[int, int], int]:
-    """What tells runs apart: clip, the main job's settings, budget, perceptual loss, window, seed."""
-    settings = run_.get("main_job", BUDGET_MAIN_JOB)
-    return run_["clip"], settings, run_["budget"], run_["perceptual"], tuple(run_["window"]), run_["seed"]
+def run_key(run_: dict[str, Any]) -> tuple[str, str, str, int, str, tuple[int, int], int]:
+    """What tells runs apart: clip, the main job's settings, precision, budget, perceptual loss, window,
+    seed."""
+    settings, precision = run_["main_job"], run_["precision"]
+    window = tuple(run_["window"])
+    return run_["clip"], settings, precision, run_["budget"], run_["perceptual"], window, run_["seed"]
 
 
 def setting(run_: dict[str, Any], clip_window: list[int]) -> str:
     """The table's name of a run's budget, perceptual loss and (where not the clip's) window."""
     name = f"{run_['budget']}×" + (", Γ to conv5_2" if run_["perceptual"] == "original" else "")
-    name += ", today's main job" if run_.get("main_job", BUDGET_MAIN_JOB) == CURRENT_MAIN_JOB else ""
-    return name + ("" if run_["window"] == clip_window else f", window {run_['window']}")
+    name += ", today's main job" if run_["main_job"] == CURRENT_MAIN_JOB else ""
+    name += "" if run_["window"] == clip_window else f", window {run_['window']}"
+    return f"{name}, {run_['precision']}"
 
 
 def variant_folder(args: argparse.Namespace, clip: dict[str, Any]) -> str:
@@ -420,10 +437,6 @@ def main() -> None:
     results = args.out / "results.json"
     earlier = json.loads(results.read_text()) if results.is_file() else {"clips": {}, "runs": []}
     prepared, runs = earlier["clips"], earlier["runs"]
-    for name, summary in prepared.items():  # results written before --window existed: the clips' own
-        summary.setdefault("window", manifest[name]["window"])
-    for run_ in runs:
-        run_.setdefault("window", manifest[run_["clip"]]["window"])
     for name in names:
         data = args.out / name / "data"
         prepared[name] = prepare_clip(name, manifest[name], data)
