@@ -248,7 +248,24 @@ def budget_configs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
         "model": {"init_args": gan_model},
         "data": {"init_args": {"batch_size": gan["data"]["init_args"]["batch_size"], "num_workers": None}},
     }
+    for key, value in overrides(args).items():
+        *parents, leaf = key.split(".")
+        node = gan_config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
     return eta_config, gan_config
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set``'s ``KEY=VALUE`` pairs, each VALUE read as YAML."""
+    pairs = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. model.init_args.lr_decay=0")
+        pairs[key] = yaml.safe_load(value)
+    return pairs
 
 
 def run_config(
@@ -347,6 +364,7 @@ def train_and_test(
         "main_job": CURRENT_MAIN_JOB if args.current_main_job else BUDGET_MAIN_JOB,
         "window": list(clip["window"]),
         "precision": default_precision(accelerator_device("auto")).precision,  # the CLI's choice here
+        "overrides": overrides(args),
         "test_error": round(error, 3),
         "flip_tolerant": round(metrics["test/keypoint_error_flip_tolerant"], 3),
         "mean_pose_baseline": round(baseline, 3),
@@ -359,11 +377,11 @@ def train_and_test(
 
 
 def run_key(run_: dict[str, Any]) -> tuple[str, str, str, int, str, tuple[int, int], int]:
-    """What tells runs apart: clip, the main job's settings, precision, budget, perceptual loss, window,
-    seed."""
-    settings, precision = run_["main_job"], run_["precision"]
+    """What tells runs apart: clip, the main job's settings and ``--set``'s, precision, budget, perceptual
+    loss, window, seed."""
+    settings = run_["main_job"] + "".join(f", {k}={v}" for k, v in run_["overrides"].items())
     window = tuple(run_["window"])
-    return run_["clip"], settings, precision, run_["budget"], run_["perceptual"], window, run_["seed"]
+    return run_["clip"], settings, run_["precision"], run_["budget"], run_["perceptual"], window, run_["seed"]
 
 
 def setting(run_: dict[str, Any], clip_window: list[int]) -> str:
@@ -371,6 +389,7 @@ def setting(run_: dict[str, Any], clip_window: list[int]) -> str:
     name = f"{run_['budget']}×" + (", Γ to conv5_2" if run_["perceptual"] == "original" else "")
     name += ", today's main job" if run_["main_job"] == CURRENT_MAIN_JOB else ""
     name += "" if run_["window"] == clip_window else f", window {run_['window']}"
+    name += "".join(f", {key.split('.')[-1]}={value}" for key, value in run_["overrides"].items())
     return f"{name}, {run_['precision']}"
 
 
@@ -378,7 +397,8 @@ def variant_folder(args: argparse.Namespace, clip: dict[str, Any]) -> str:
     """The folder of a run's setting under its clip's, e.g. ``budget1``, ``budget1_window12-23``."""
     folder = f"budget{args.budget}" + ("_original_perceptual" if args.original_perceptual_loss else "")
     folder += "_current_main_job" if args.current_main_job else ""
-    return folder + (f"_window{clip['window'][0]}-{clip['window'][1]}" if args.window else "")
+    folder += f"_window{clip['window'][0]}-{clip['window'][1]}" if args.window else ""
+    return folder + "".join(f"_{key.split('.')[-1]}{value}" for key, value in overrides(args).items())
 
 
 def table(prepared: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> str:
@@ -424,6 +444,14 @@ def main() -> None:
         "--current-main-job",
         action="store_true",
         help="the main job's settings of today's experiments/synthetic*.yaml instead of BUDGET's",
+    )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="KeypointGAN settings on top of the budget's, e.g. model.init_args.lr_decay=0 "
+        "data.init_args.max_prior_samples=48 (VALUE read as YAML); the run's record, row and folder say so",
     )
     parser.add_argument("--smoke", action="store_true", help="a few steps of tiny networks (CI)")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "live_action")

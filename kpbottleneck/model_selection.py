@@ -1,0 +1,198 @@
+"""Label-free scores of a trained detector, for choosing a checkpoint without labelled frames.
+
+Each score takes a :class:`~kpbottleneck.detector.KeypointDetector` and a fixed set of training frames
+(:func:`selection_frames`) and returns a number, lower for a better detector:
+
+* ``equivariance``: how far the keypoints of a warped frame land from the warped keypoints of the frame
+  (:func:`equivariance_error`); a detector whose keypoints sit on the image's features moves them with it.
+* ``prior_distance``: the Chamfer distance between the set of predicted poses and the set of prior poses
+  (:func:`pose_set_distance`): small when the predictions look like the prior *and* cover it.
+* ``skeleton_reliance``: Ψ's reconstruction error with the frame's own skeleton over that with another
+  frame's (:func:`skeleton_reliance`): 1 when Ψ ignores the skeleton, lower the more pose it carries.
+
+Convention: keypoints ``(N, K, 2)`` normalised to ``[-1, 1]`` (docs/conventions.md); errors in % of the
+image side, as the library's keypoint error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from kornia.geometry.transform import get_rotation_matrix2d, warp_affine
+from pytorch_lightning import Callback
+from torch import Tensor
+
+from kpbottleneck.coordinates import normalized_to_pixels, normalized_to_unit, pixels_to_normalized
+from kpbottleneck.detector import KeypointDetector
+
+Frames = dict[str, Tensor]
+
+
+def selection_frames(data: pl.LightningDataModule, count: int = 64, seed: int = 0) -> Frames:
+    """The first ``count`` training samples of ``data`` (set up for ``fit``) as its training loader deals
+    them out after ``seed_everything(seed)`` in a single process: ``{"image", "appearance_image",
+    "prior_keypoints"}``. The same ones whatever the Trainer's state (a resumed or a distributed fit:
+    the loader is made as without a Trainer), and the global random state is left as it was."""
+    trainer, data.trainer = data.trainer, None
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            loader = data.train_dataloader()
+    finally:
+        data.trainer = trainer
+    with torch.random.fork_rng():
+        batches, drawn = [], 0
+        for batch in loader:
+            batches.append(batch)
+            drawn += batch["image"].shape[0]
+            if drawn >= count:
+                break
+    keys = ("image", "appearance_image", "prior_keypoints")
+    return {key: torch.cat([b[key] for b in batches])[:count] for key in keys}
+
+
+def random_similarities(
+    count: int,
+    size: int,
+    max_angle: float = 20.0,
+    max_scale: float = 0.1,
+    max_shift: float = 0.05,
+    seed: int = 0,
+) -> Tensor:
+    """``(count, 2, 3)`` pixel-coordinate affine maps of ``size``-pixel square images: rotations about the
+    centre up to ``max_angle`` degrees, scalings by ``1 ± max_scale`` and shifts up to ``max_shift`` of the
+    side, drawn with ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def uniform(limit: float) -> Tensor:
+        return (torch.rand(count, generator=generator) * 2 - 1) * limit
+
+    centre = torch.full((count, 2), (size - 1) / 2)
+    scale = (1 + uniform(max_scale))[:, None].expand(count, 2)
+    matrix = get_rotation_matrix2d(centre, uniform(max_angle), scale)
+    matrix[:, :, 2] += torch.stack([uniform(max_shift), uniform(max_shift)], dim=-1) * size
+    return matrix
+
+
+def transform_keypoints(keypoints: Tensor, matrix: Tensor, size: int) -> Tensor:
+    """Normalised keypoints ``(N, K, 2)`` of ``size``-pixel square images moved by pixel affine maps
+    ``(N, 2, 3)`` (as :func:`kornia.geometry.transform.warp_affine` moves the images)."""
+    pixels = normalized_to_pixels(keypoints, (size, size))
+    moved = pixels @ matrix[:, :, :2].transpose(1, 2) + matrix[:, None, :, 2]
+    return pixels_to_normalized(moved, (size, size))
+
+
+@torch.no_grad()
+def equivariance_error(detector: Callable[[Tensor], Tensor], images: Tensor, seed: int = 0) -> Tensor:
+    """Mean distance (% of the side) between the keypoints ``detector`` finds in warped images and its
+    keypoints of the images ``(N, C, S, S)`` warped the same way (:func:`random_similarities`), over the
+    keypoints that stay inside the image; the warped images' borders are reflections."""
+    size = images.shape[-1]
+    matrix = random_similarities(images.shape[0], size, seed=seed).to(images)
+    warped = warp_affine(images, matrix, (size, size), padding_mode="reflection", align_corners=True)
+    expected = transform_keypoints(detector(images), matrix, size)
+    inside = expected.abs().amax(dim=-1) < 1
+    distance = torch.linalg.vector_norm(
+        normalized_to_unit(detector(warped)) - normalized_to_unit(expected), dim=-1
+    )
+    return distance[inside].mean() * 100
+
+
+def pose_distances(a: Tensor, b: Tensor) -> Tensor:
+    """``(N, M)`` mean keypoint distances (% of the side) between poses ``a`` ``(N, K, 2)`` and ``b``
+    ``(M, K, 2)``."""
+    difference = normalized_to_unit(a)[:, None] - normalized_to_unit(b)[None]
+    return torch.linalg.vector_norm(difference, dim=-1).mean(dim=-1) * 100
+
+
+def pose_set_distance(predicted: Tensor, prior: Tensor) -> Tensor:
+    """Symmetric Chamfer distance between two sets of poses: the mean over each set of the distance to the
+    nearest pose of the other, averaged over both directions (% of the side).
+
+    Example: one pose against a set of itself and a copy moved right by a tenth of the side: each predicted
+    pose has its twin (0), the prior's two poses are 0 and 10 % away (mean 5): (0 + 5) / 2.
+        >>> pose = torch.zeros(1, 2, 2)
+        >>> pose_set_distance(pose, torch.cat([pose, pose + torch.tensor([0.2, 0.0])]))
+        tensor(2.5000)
+    """
+    distances = pose_distances(predicted, prior)
+    return (distances.amin(dim=1).mean() + distances.amin(dim=0).mean()) / 2
+
+
+@torch.no_grad()
+def skeleton_reliance(detector: KeypointDetector, images: Tensor, appearance: Tensor) -> Tensor:
+    """Ψ's mean absolute reconstruction error with each frame's own skeleton over that with the skeleton of
+    another frame of the set (the next one)."""
+    skeleton = detector.renderer(detector(images))
+    own = (detector.decoder(skeleton, appearance) - images).abs().mean()
+    other = (detector.decoder(skeleton.roll(1, dims=0), appearance) - images).abs().mean()
+    return own / other
+
+
+SCORES: dict[str, Callable[[KeypointDetector, Frames], Tensor]] = {
+    "equivariance": lambda detector, frames: equivariance_error(detector, frames["image"]),
+    "prior_distance": lambda detector, frames: pose_set_distance(
+        detector(frames["image"]), frames["prior_keypoints"]
+    ),
+    "skeleton_reliance": lambda detector, frames: skeleton_reliance(
+        detector, frames["image"], frames["appearance_image"]
+    ),
+}
+
+
+class LabelFreeScore(Callback):
+    """Every ``every_n_batches`` training batches, log one of the :data:`SCORES` (``select/<score>``) of the
+    model's detector on a fixed set of training frames, for a ``ModelCheckpoint`` to choose the checkpoint
+    by, with no label::
+
+        callbacks:
+          - class_path: kpbottleneck.model_selection.LabelFreeScore
+            init_args: {score: equivariance, every_n_batches: 250}
+          - class_path: pytorch_lightning.callbacks.ModelCheckpoint
+            init_args: {monitor: select/equivariance, mode: min, filename: best, every_n_train_steps: 500}
+
+    ``every_n_train_steps`` counts optimiser steps, two a batch for KeypointGAN: it must be twice
+    ``every_n_batches`` so that each checkpoint is judged by its own score. The frames
+    (:func:`selection_frames`, ``count`` of them) are drawn once when fitting starts, without touching the
+    random state that training uses (a fit gives the same weights with or without this callback); the
+    detector is scored in evaluation mode, as it is tested. Needs a LightningModule with a ``detector``.
+    """
+
+    def __init__(self, score: str = "equivariance", every_n_batches: int = 250, count: int = 64) -> None:
+        if score not in SCORES:
+            raise ValueError(f"LabelFreeScore(score={score!r}): expected one of {sorted(SCORES)}")
+        if every_n_batches < 1 or count < 2:
+            raise ValueError("LabelFreeScore needs every_n_batches >= 1 and count >= 2")
+        self.score, self.every_n_batches, self.count = score, every_n_batches, count
+        self.frames: Frames | None = None
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        data = trainer.datamodule
+        if data is None:
+            raise ValueError(
+                "LabelFreeScore draws its frames from the Trainer's datamodule; the fit has none"
+            )
+        frames = selection_frames(data, self.count)
+        self.frames = {key: value.to(pl_module.device) for key, value in frames.items()}
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches or self.frames is None:
+            return
+        detector = getattr(pl_module, "detector", None)
+        if not isinstance(detector, KeypointDetector):
+            raise TypeError(
+                "LabelFreeScore needs a LightningModule with a `detector` (a KeypointDetector, as "
+                f"KeypointGAN has); {type(pl_module).__name__} has none"
+            )
+        training = detector.training
+        detector.eval()
+        try:
+            value = SCORES[self.score](detector, self.frames)
+        finally:
+            detector.train(training)
+        pl_module.log(f"select/{self.score}", value, on_step=True, on_epoch=False, sync_dist=True)
