@@ -130,6 +130,22 @@ def test_long_runs_keep_a_last_checkpoint_that_the_final_step_also_writes(name):
     """A crash loses at most ``every_n_train_steps`` steps (resumed from ``last.ckpt``), and ``max_steps`` is
     a multiple of it, so the last checkpoint holds the final weights."""
     trainer = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["trainer"]
-    (saving,) = [c["init_args"] for c in trainer["callbacks"] if c["class_path"].endswith(".ModelCheckpoint")]
-    assert saving["save_last"] and saving["every_n_train_steps"] > 0
+    checkpoints = [
+        c["init_args"] for c in trainer["callbacks"] if c["class_path"].endswith(".ModelCheckpoint")
+    ]
+    (saving,) = [c for c in checkpoints if c.get("save_last")]
+    assert saving["every_n_train_steps"] > 0
     assert trainer["max_steps"] % saving["every_n_train_steps"] == 0
+
+
+@pytest.mark.parametrize("name", GAN_CONFIGS)
+def test_a_label_free_choice_judges_each_checkpoint_by_its_own_score(name):
+    """Where a config chooses its checkpoint by a :class:`LabelFreeScore`, the ModelCheckpoint that monitors
+    that score saves at the batches it is computed (two optimiser steps a batch)."""
+    callbacks = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["trainer"]["callbacks"]
+    scores = [c["init_args"] for c in callbacks if c["class_path"].endswith(".LabelFreeScore")]
+    monitors = [c["init_args"] for c in callbacks if "monitor" in c.get("init_args", {})]
+    assert len(scores) == len(monitors) <= 1
+    for score, monitor in zip(scores, monitors, strict=True):
+        assert monitor["monitor"] == f"select/{score['score']}" and monitor["mode"] == "min"
+        assert monitor["every_n_train_steps"] == 2 * score["every_n_batches"]
