@@ -131,6 +131,16 @@ def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
     }
     assert 0 < diagnosis["motion"]["gap_3"] < diagnosis["motion"]["gap_11"]  # farther frames differ more
     assert "| carphone | budget1/seed0 |" in (tmp_path / "diagnosis.md").read_text()
+    read_course = [sys.executable, str(LIVE_ACTION.with_name("course.py")), "--out", str(tmp_path)]
+    subprocess.run(read_course, check=True, capture_output=True)
+    ((read,),) = [json.loads((tmp_path / "course.json").read_text())]
+    checkpoints = [row["checkpoint"] for row in read["course"]]
+    assert read["run"] == "carphone/budget1/seed0" and checkpoints == [
+        p.name for p in sorted(course.iterdir())
+    ]
+    last = read["course"][-1]  # the final weights, as `kpbottleneck test` measured them
+    assert last["test_error"] == pytest.approx(run["test_error"], abs=2e-3)
+    assert last["test_error_offset_removed"] <= last["test_error"] and last["equivariance"] > 0
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import yaml
 from run import REPO
+from torch import Tensor
 
 from datamodules import VideoFolderDataModule
 from kpbottleneck.detector import KeypointDetector
@@ -40,16 +41,13 @@ def datamodule(run_dir: Path) -> VideoFolderDataModule:
 
 
 @torch.no_grad()
-def test_errors(detector: KeypointDetector, data: VideoFolderDataModule) -> dict[str, Any]:
+def test_errors(detector: KeypointDetector, test: list[dict[str, Tensor]]) -> dict[str, Any]:
     """On the test frames: the mean per-image error (% of the image side), the same with each keypoint's
     mean offset from its label removed (what is left once a constant shift per keypoint, fitted on the
     labels, is taken out: the part of the error that is not a displaced definition of the keypoint), and
     the offset averaged over the keypoints (x, y)."""
-    predictions, targets = [], []
-    for batch in data.test_dataloader():
-        predictions.append(detector(batch["image"]))
-        targets.append(batch["keypoints"])
-    prediction, target = torch.cat(predictions), torch.cat(targets)
+    prediction = torch.cat([detector(batch["image"]) for batch in test])
+    target = torch.cat([batch["keypoints"] for batch in test])
     offset = (prediction - target).mean(dim=0, keepdim=True)
     return {
         "test_error": round(float(per_image_error(prediction, target)[0].mean()) * 100, 3),
@@ -72,11 +70,11 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     data = datamodule(run_dir)
     data.setup("fit")
     data.setup("test")
-    frames = selection_frames(data)
+    frames, test = selection_frames(data), list(data.test_dataloader())  # read once for every checkpoint
     course = []
     for path in checkpoints(run_dir):
         detector = KeypointDetector.from_checkpoint(path).eval()
-        row: dict[str, Any] = {"checkpoint": path.name, **test_errors(detector, data)}
+        row: dict[str, Any] = {"checkpoint": path.name, **test_errors(detector, test)}
         row |= {name: round(float(score(detector, frames)), 5) for name, score in SCORES.items()}
         course.append(row)
         print(json.dumps({"run": str(run_dir), **row}), flush=True)
