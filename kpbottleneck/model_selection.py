@@ -112,8 +112,10 @@ def pose_set_distance(predicted: Tensor, prior: Tensor) -> Tensor:
     """Symmetric Chamfer distance between two sets of poses: the mean over each set of the distance to the
     nearest pose of the other, averaged over both directions (% of the side).
 
-    Example: one pose against a set of itself and a copy moved right by a tenth of the side: each predicted
-    pose has its twin (0), the prior's two poses are 0 and 10 % away (mean 5): (0 + 5) / 2.
+    In the example, the predicted pose has its twin in the prior (0) and the prior's two poses are 0 and 10 %
+    from it (mean 5): (0 + 5) / 2.
+
+    Example: a pose against itself and a copy moved right by a tenth of the side.
         >>> pose = torch.zeros(1, 2, 2)
         >>> pose_set_distance(pose, torch.cat([pose, pose + torch.tensor([0.2, 0.0])]))
         tensor(2.5000)

@@ -87,31 +87,44 @@ def picked(course: list[dict[str, Any]], score: str) -> dict[str, Any]:
 
 
 def table(runs: list[dict[str, Any]]) -> str:
+    """Per run: the last checkpoint's test error (its offset-free part and mean offset beside it), the best
+    checkpoint's (chosen with the labels) and the one each score picks; then each score's rank correlation
+    with the test error along the runs."""
     names = list(SCORES)
     lines = [
-        "| run | checkpoints | last | best (labels) | " + " | ".join(f"picked by {n}" for n in names) + " |",
-        "|---|---|---|---|" + "---|" * len(names),
+        "| run | checkpoints | last: test error (%) | last: offset removed (%) | last: mean offset x, y (%) "
+        "| best, by the labels (%) | " + " | ".join(f"picked by {n} (%)" for n in names) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(names),
     ]
     for run_ in runs:
-        course = run_["course"]
-        best = min(row["test_error"] for row in course)
-        cells = [f"{picked(course, n)['test_error']:.2f} ({picked(course, n)['checkpoint']})" for n in names]
+        course, last = run_["course"], run_["course"][-1]
+        best = min(course, key=lambda row: row["test_error"])
+        cells = [f"{picked(course, n)['test_error']:.2f} ({step(picked(course, n))})" for n in names]
+        offset = ", ".join(f"{v:+.1f}" for v in last["mean_offset"])
         lines.append(
-            f"| {run_['run']} | {len(course)} | {course[-1]['test_error']:.2f} | {best:.2f} | "
+            f"| {run_['run']} | {len(course)} | {last['test_error']:.2f} | "
+            f"{last['test_error_offset_removed']:.2f} | {offset} | {best['test_error']:.2f} ({step(best)}) | "
             + " | ".join(cells)
             + " |"
         )
+    lines.append("")
     for name in names:
-        correlations = [
+        rhos = [
             spearman([r[name] for r in run_["course"]], [r["test_error"] for r in run_["course"]])
             for run_ in runs
         ]
         lines.append(
-            f"\nSpearman ρ of {name} with the test error along each run: "
-            + ", ".join(f"{c:.2f}" for c in correlations)
-            + f" (median {statistics.median(correlations):.2f})"
+            f"Spearman ρ of {name} with the test error along each run: "
+            + ", ".join(f"{rho:.2f}" for rho in rhos)
+            + f" (median {statistics.median(rhos):.2f}).  "
         )
     return "\n".join(lines) + "\n"
+
+
+def step(row: dict[str, Any]) -> str:
+    """A checkpoint's batch, e.g. ``"batch 500"`` for ``step=001000.ckpt`` (two optimiser steps a batch)."""
+    name = row["checkpoint"]
+    return f"batch {int(name[5:11]) // 2}" if name.startswith("step=") else "last"
 
 
 def spearman(a: list[float], b: list[float]) -> float:

@@ -17,6 +17,9 @@ of ``<out>/diagnosis.md``:
   keypoints of two frames of a training block at the window's smallest and largest gap, beside the
   test frames' spread around their mean pose (the mean-pose baseline's error): a pair that barely moves
   gives Φ little to explain.
+- **Where the prior puts the subject**: the mean keypoint position of the training frames less that of the
+  prior's (x, y; % of the crop, pseudo labels): the prior's poses are the training footage's only if this
+  is small.
 """
 
 from __future__ import annotations
@@ -106,6 +109,9 @@ def pair_motion(name: str, clip: dict) -> dict[str, float]:
         motion[f"gap_{gap}"] = round(float(distance) / side * 100, 2)
     test = labels[roles == "test"]
     motion["test_spread"] = round(float(np.linalg.norm(test - test.mean(0), axis=-1).mean()) / side * 100, 2)
+    # where the subject sits: the training frames' mean keypoint position less the prior frames' (x, y)
+    shift = labels[roles == "train"].mean(axis=(0, 1)) - labels[roles == "prior"].mean(axis=(0, 1))
+    motion["train_minus_prior"] = [round(float(v) / side * 100, 2) for v in shift]
     return motion
 
 
@@ -140,8 +146,9 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     lines = [
         "| clip | run | x̂ error: own / blank / other frame's skeleton | D loss | D accuracy prior / "
-        "predicted | G adversarial | pair motion at the window's gaps (%) | test spread (%) |",
-        "|---|---|---|---|---|---|---|---|",
+        "predicted | G adversarial | pair motion at the window's gaps (%) | test spread (%) | "
+        "training frames' mean less the prior's, x, y (%) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         l1, adv, motion = row["reconstruction_l1"], row["adversarial"], row["motion"]
@@ -150,7 +157,7 @@ def main() -> None:
             f"| {row['clip']} | {row['run']} | {l1['own']:.4f} / {l1['blank']:.4f} / {l1['other']:.4f} | "
             f"{adv['discriminator_loss']:.3f} | {adv['accuracy_prior']:.2f} / "
             f"{adv['accuracy_predicted']:.2f} | {adv['generator_adversarial']:.3f} | {gaps} | "
-            f"{motion['test_spread']:.2f} |"
+            f"{motion['test_spread']:.2f} | {', '.join(f'{v:+.1f}' for v in motion['train_minus_prior'])} |"
         )
     (args.out / "diagnosis.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
