@@ -18,7 +18,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
 from kpbottleneck.contracts import PairBatch, keypoint_model
-from kpbottleneck.detector import KeypointDetector
+from kpbottleneck.detector import KeypointDetector, held_detector
 from kpbottleneck.visualization import draw_skeleton, keypoint_grid
 
 
@@ -179,12 +179,7 @@ class TrainingSamples(Callback):
     ) -> None:
         if not trainer.is_global_zero or trainer.fit_loop.total_batch_idx % self.every_n_batches:
             return
-        detector = getattr(pl_module, "detector", None)
-        if not isinstance(detector, KeypointDetector):
-            raise TypeError(
-                "TrainingSamples needs a LightningModule with a `detector` (a KeypointDetector, as "
-                f"KeypointGAN has); {type(pl_module).__name__} has none"
-            )
+        detector = held_detector(pl_module, "TrainingSamples")
         first = cast(PairBatch, {key: value[: self.num_samples] for key, value in batch.items()})
         # name → (n, 3, S, S)
         panels = pipeline_images(detector, first, pl_module.hparams.get("bottleneck", True))

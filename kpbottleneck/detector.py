@@ -230,6 +230,18 @@ class KeypointDetector(nn.Module):
 _DETECTOR_ATTRIBUTES = frozenset((*DETECTOR_NETWORKS, "renderer"))
 
 
+def held_detector(module: nn.Module, user: str) -> KeypointDetector:
+    """The :class:`KeypointDetector` that ``module`` holds as ``detector`` (as a KeypointGAN does); a
+    ``TypeError`` naming ``user`` (the callback) if it holds none."""
+    detector = getattr(module, "detector", None)
+    if not isinstance(detector, KeypointDetector):
+        raise TypeError(
+            f"{user} needs a LightningModule with a `detector` (a KeypointDetector, as KeypointGAN has); "
+            f"{type(module).__name__} has none"
+        )
+    return detector
+
+
 class DetectorMethods(nn.Module):
     """The networks and uses of the :class:`KeypointDetector` a module holds as ``detector``, read through
     the module (``model.encoder``, ``model(images)``, ``model.predict_keypoints(...)``, Lightning's

@@ -26,7 +26,7 @@ from pytorch_lightning import Callback
 from torch import Tensor
 
 from kpbottleneck.coordinates import normalized_to_pixels, normalized_to_unit, pixels_to_normalized
-from kpbottleneck.detector import KeypointDetector
+from kpbottleneck.detector import KeypointDetector, held_detector
 
 Frames = dict[str, Tensor]
 
@@ -185,12 +185,7 @@ class LabelFreeScore(Callback):
     ) -> None:
         if (trainer.fit_loop.total_batch_idx + 1) % self.every_n_batches or self.frames is None:
             return
-        detector = getattr(pl_module, "detector", None)
-        if not isinstance(detector, KeypointDetector):
-            raise TypeError(
-                "LabelFreeScore needs a LightningModule with a `detector` (a KeypointDetector, as "
-                f"KeypointGAN has); {type(pl_module).__name__} has none"
-            )
+        detector = held_detector(pl_module, "LabelFreeScore")
         training = detector.training
         detector.eval()
         try:

@@ -104,3 +104,15 @@ def test_the_old_from_model_still_gives_the_models_detector_and_warns(tiny_gan_k
     with pytest.warns(DeprecationWarning, match="use model.detector"):
         detector = ExportedName.from_model(model)
     assert detector is model.detector and not detector.training
+
+
+def test_held_detector_is_the_modules_and_a_module_without_one_is_named(tiny_gan_kwargs):
+    from torch import nn
+
+    from kpbottleneck import KeypointGAN
+    from kpbottleneck.detector import held_detector
+
+    model = KeypointGAN(**tiny_gan_kwargs)
+    assert held_detector(model, "TrainingSamples") is model.detector
+    with pytest.raises(TypeError, match=r"LabelFreeScore needs .* `detector`.*Linear has none"):
+        held_detector(nn.Linear(1, 1), "LabelFreeScore")
