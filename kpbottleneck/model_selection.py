@@ -172,8 +172,8 @@ class LabelFreeScore(Callback):
         self.frames: Frames | None = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        data = trainer.datamodule
-        if data is None:
+        data = getattr(trainer, "datamodule", None)  # (set by fit; the Trainer's type does not declare it)
+        if not isinstance(data, pl.LightningDataModule):
             raise ValueError(
                 "LabelFreeScore draws its frames from the Trainer's datamodule; the fit has none"
             )
