@@ -37,19 +37,17 @@ def selection_frames(data: pl.LightningDataModule, count: int = 64, seed: int = 
     "prior_keypoints"}``. The same ones whatever the Trainer's state (a resumed or a distributed fit:
     the loader is made as without a Trainer), and the global random state is left as it was."""
     trainer, data.trainer = data.trainer, None
+    batches, drawn = [], 0
     try:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            loader = data.train_dataloader()
+            for batch in data.train_dataloader():
+                batches.append(batch)
+                drawn += batch["image"].shape[0]
+                if drawn >= count:
+                    break
     finally:
         data.trainer = trainer
-    with torch.random.fork_rng():
-        batches, drawn = [], 0
-        for batch in loader:
-            batches.append(batch)
-            drawn += batch["image"].shape[0]
-            if drawn >= count:
-                break
     keys = ("image", "appearance_image", "prior_keypoints")
     return {key: torch.cat([b[key] for b in batches])[:count] for key in keys}
 
