@@ -215,6 +215,8 @@ class ClipDataModule(KeypointDataModule):
         skeleton: the keypoint set of the prior (and so of the model).
         image_size, batch_size, num_workers, on_corrupt, prior_only: see :class:`KeypointDataModule`.
         window: ``(min, max)`` frame distance between x and x′ (video sources).
+        tps_fraction: video sources: the share of pairs made as the still-image sources' TPS pair of one
+            frame instead of two frames (:class:`~datamodules.video.FramePairDataset`; 0: none).
         max_prior_samples: cap the prior to this many poses (Table 5).
         eval_frame_stride: use every n-th frame of the validation / test / post-processing clips.
         jitter: albumentations colour-jitter strength of the training frames (0: none), one draw per pair.
@@ -241,6 +243,7 @@ class ClipDataModule(KeypointDataModule):
         max_prior_samples: int | None = None,
         eval_frame_stride: int = 1,
         jitter: float = 0.0,
+        tps_fraction: float = 0.0,
         on_corrupt: OnCorrupt = "skip",
         prior_only: bool = False,
         seed: int = 0,
@@ -250,6 +253,7 @@ class ClipDataModule(KeypointDataModule):
         self.root = Path(root)
         self.prepared = None if prepared is None else Path(prepared)
         self.window = (window[0], window[1])
+        self.tps_fraction = tps_fraction
         self.max_prior_samples = max_prior_samples
         self.eval_frame_stride = eval_frame_stride
         self.jitter = jitter
@@ -313,7 +317,11 @@ class ClipDataModule(KeypointDataModule):
             else:  # one jitter draw for both frames of a pair
                 augment = ColourJitter(self.jitter).same if self.jitter > 0 else None
                 datasets["pairs"] = FramePairDataset(
-                    self.collection("train"), self.window, per_video=self.pairs_per_clip, augment=augment
+                    self.collection("train"),
+                    self.window,
+                    per_video=self.pairs_per_clip,
+                    augment=augment,
+                    tps_fraction=self.tps_fraction,
                 )
             datasets["prior"] = self.prior_dataset()
         if stage == "test" and self.clips("post_processing"):

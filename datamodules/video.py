@@ -13,6 +13,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from datamodules.tps import random_tps_warp
+
 
 class VideoCollection(Protocol):
     @property
@@ -45,6 +47,12 @@ class FramePairDataset(Dataset):
         augment: applied to the two frames together (``(x, x′) → (x, x′)``), e.g.
             :meth:`~datamodules.image_augmentation.ColourJitter.same`: one colour jitter for both frames,
             since Ψ cannot know a colour shift that only x has.
+        tps_fraction: the share of samples made as the paper's still-image pair ``(g1(x), g2(x))`` of
+            the target frame instead (two random thin-plate-spline warps,
+            :func:`~datamodules.tps.random_tps_warp`); each sample draws its kind. The paper makes TPS
+            pairs for image data sets only and video pairs for videos; mixing the two is this library's
+            option (default 0: video pairs only), for footage whose frames within ``window`` differ too
+            little for Ψ to need the skeleton.
     """
 
     def __init__(
@@ -54,10 +62,14 @@ class FramePairDataset(Dataset):
         frame_stride: int = 1,
         per_video: bool = False,
         augment: Callable[[Tensor, Tensor], Sequence[Tensor]] | None = None,
+        tps_fraction: float = 0.0,
     ) -> None:
         low, high = window
         if not 0 <= low <= high:
             raise ValueError(f"window must satisfy 0 <= min <= max, got {window}")
+        if not 0.0 <= tps_fraction <= 1.0:
+            raise ValueError(f"tps_fraction must be in [0, 1], got {tps_fraction}")
+        self.tps_fraction = tps_fraction
         self.videos = videos
         self.window = (low, high)
         self.per_video = per_video
@@ -74,11 +86,14 @@ class FramePairDataset(Dataset):
         last = self.videos.num_frames(video) - 1
         if t < 0:  # per_video: a random target frame
             t = int(torch.randint(last + 1, ()))
-        distance = int(torch.randint(self.window[0], self.window[1] + 1, ()))
-        other = t + distance if torch.rand(()) < 0.5 else t - distance
-        if not 0 <= other <= last:  # fall back to the other direction, then clip
-            other = min(max(2 * t - other, 0), last)
-        image, appearance = self.videos.frame(video, t), self.videos.frame(video, other)
+        if self.tps_fraction > 0 and torch.rand(()) < self.tps_fraction:
+            image, appearance = random_tps_warp(self.videos.frame(video, t).expand(2, -1, -1, -1))
+        else:
+            distance = int(torch.randint(self.window[0], self.window[1] + 1, ()))
+            other = t + distance if torch.rand(()) < 0.5 else t - distance
+            if not 0 <= other <= last:  # fall back to the other direction, then clip
+                other = min(max(2 * t - other, 0), last)
+            image, appearance = self.videos.frame(video, t), self.videos.frame(video, other)
         if self.augment is not None:
             image, appearance = self.augment(image, appearance)
         return {"image": image, "appearance_image": appearance}

@@ -102,3 +102,23 @@ def test_colour_jitter_is_drawn_once_per_pair_of_video_frames(folder):
     data = VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic", jitter=0.5)
     pairs = data.build_datasets("fit")["pairs"]
     assert pairs.augment.__func__ is ColourJitter.same and pairs.videos.jitter is None
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+def test_tps_fraction_makes_pairs_of_one_frame(folder, fraction):
+    root, _ = folder
+    data = VideoFolderDataModule(str(root / "videos"), str(root / "poses.npy"), "synthetic", image_size=32,
+                                 window=(1, 1), tps_fraction=fraction)  # fmt: skip
+    pairs = data.build_datasets("fit")["pairs"]
+    video, t = pairs.index[2]
+    read, frame = [], pairs.videos.frame
+    pairs.videos.frame = lambda v, s: read.append((v, s)) or frame(v, s)
+    torch.manual_seed(0)
+    sample = pairs[2]
+    if fraction == 0.0:  # a video pair: the frame as it is and a neighbour
+        assert read[0] == (video, t) and read[1] in ((video, t - 1), (video, t + 1)) and len(read) == 2
+        torch.testing.assert_close(sample["image"], frame(video, t))
+    else:  # a TPS pair: two warps of the frame, no other frame read
+        assert read == [(video, t)]
+        assert not torch.allclose(sample["image"], frame(video, t))
+        assert not torch.allclose(sample["image"], sample["appearance_image"])
