@@ -110,6 +110,17 @@ def test_discriminators_accuracy_on_prior_and_predicted_skeletons_is_logged(tiny
         torch.testing.assert_close(logged[f"train/discriminator_accuracy_{side}"], value)
 
 
+def _what_d_sees(model):
+    """One training step by hand: the images D was called on, the batch, and Φ's skeletons of it."""
+    _stepped_by_hand(model)
+    shown = []
+    model.discriminator.register_forward_hook(lambda module, inputs, output: shown.append(inputs[0]))
+    batch = make_batch()
+    model.training_step(batch, 0)
+    with torch.no_grad():
+        return shown, batch, model.encoder(batch["image"])
+
+
 def test_discriminator_shift_shifts_everything_d_sees(tiny_gan_kwargs, monkeypatch):
     calls = []
 
@@ -119,14 +130,8 @@ def test_discriminator_shift_shifts_everything_d_sees(tiny_gan_kwargs, monkeypat
 
     monkeypatch.setattr(keypoint_gan, "random_shift", mirrored)
     model = KeypointGAN(**tiny_gan_kwargs, discriminator_history=0, discriminator_shift=0.2)
-    _stepped_by_hand(model)
-    shown = []
-    model.discriminator.register_forward_hook(lambda module, inputs, output: shown.append(inputs[0]))
-    batch = make_batch()
-    model.training_step(batch, 0)
-    with torch.no_grad():
-        skeletons = model.encoder(batch["image"])
-        prior = model.renderer(batch["prior_keypoints"])
+    shown, batch, skeletons = _what_d_sees(model)
+    prior = model.renderer(batch["prior_keypoints"])
     b = skeletons.shape[0]
     assert calls == [(b, 0.2), (2 * b, 0.2)]  # G's step, then D's on prior and predicted together
     torch.testing.assert_close(shown[0], skeletons.flip(-1))
@@ -148,13 +153,7 @@ def test_defaults_are_the_original_implementations_loss(tiny_gan_kwargs):
 
 def test_discriminator_sees_generated_skeletons_through_the_history(tiny_gan_kwargs):
     model = KeypointGAN(**tiny_gan_kwargs, discriminator_history=3)
-    _stepped_by_hand(model)
-    shown = []
-    model.discriminator.register_forward_hook(lambda module, inputs, output: shown.append(inputs[0]))
-    batch = make_batch()
-    model.training_step(batch, 0)
-    with torch.no_grad():
-        skeletons = model.encoder(batch["image"])
+    shown, batch, skeletons = _what_d_sees(model)
     # the pool stored this step's Φ(x); D's last call sees the prior's skeletons, then what the pool gave back
     torch.testing.assert_close(model.image_pool.history[:2], skeletons)
     real, fake = shown[-1].split(2)
