@@ -51,7 +51,7 @@ from kpbottleneck.contracts import LabelledBatch, PairBatch
 from kpbottleneck.detector import DetectorMethods, KeypointDetector
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.image_pool import ImagePool
-from kpbottleneck.image_shift import random_shift
+from kpbottleneck.image_shift import centre_images, random_shift
 from kpbottleneck.losses import (
     DEFAULT_PERCEPTUAL_LAYERS,
     PerceptualLoss,
@@ -113,6 +113,9 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             random offset of up to this fraction of the side per axis
             (:func:`~kpbottleneck.image_shift.random_shift`), so that D judges shapes more than where they
             sit; 0 (the paper's and the original's D) disables it.
+        discriminator_centred: every skeleton image D sees is first moved so that its centroid sits at the
+            image centre (:func:`~kpbottleneck.image_shift.centre_images`): D judges shapes alone, not where
+            they sit; ``False`` (the paper's and the original's D) shows them where they are.
         lr, betas: Adam settings of both optimisers.
         lr_decay: fraction of the fit's batches (:func:`~kpbottleneck.schedules.training_batches`: from
             ``trainer.max_steps``, two optimiser steps a batch, and/or ``max_epochs``) over whose end both
@@ -156,6 +159,7 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
         vgg_weights: str | None = None,
         discriminator_history: int = 50,
         discriminator_shift: float = 0.0,
+        discriminator_centred: bool = False,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         lr_decay: float = 0.0,
@@ -311,8 +315,10 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
         )
 
     def judge(self, skeleton_images: Tensor) -> list[Tensor]:
-        """D's scores of skeleton images ``(B, 1, H, W)``, each shifted at random first when
-        ``discriminator_shift`` is set."""
+        """D's scores of skeleton images ``(B, 1, H, W)``, each centred first when ``discriminator_centred``
+        and shifted at random when ``discriminator_shift`` is set."""
+        if self.hparams.discriminator_centred:
+            skeleton_images = centre_images(skeleton_images)
         return self.discriminator(random_shift(skeleton_images, self.hparams.discriminator_shift))
 
     def configure_optimizers(self) -> Any:

@@ -138,6 +138,16 @@ def test_discriminator_shift_shifts_everything_d_sees(tiny_gan_kwargs, monkeypat
     torch.testing.assert_close(shown[1], torch.cat([prior, skeletons]).flip(-1))
 
 
+def test_discriminator_centred_centres_everything_d_sees(tiny_gan_kwargs, monkeypatch):
+    monkeypatch.setattr(keypoint_gan, "centre_images", lambda images: images.flip(-2))  # easy to recognise
+    model = KeypointGAN(**tiny_gan_kwargs, discriminator_history=0, discriminator_centred=True)
+    shown, batch, skeletons = _what_d_sees(model)
+    torch.testing.assert_close(shown[0], skeletons.flip(-2))
+    torch.testing.assert_close(
+        shown[1], torch.cat([model.renderer(batch["prior_keypoints"]), skeletons]).flip(-2)
+    )
+
+
 def test_defaults_are_the_original_implementations_loss(tiny_gan_kwargs):
     model = KeypointGAN(**{k: v for k, v in tiny_gan_kwargs.items() if k != "perceptual_layers"})
     hp = model.hparams
