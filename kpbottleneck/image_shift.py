@@ -31,8 +31,7 @@ def centre_images(images: Tensor) -> Tensor:
                 [0., 1., 0.],
                 [0., 0., 0.]])
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
+    _check_images(images)
     _, _, height, width = images.shape
     mass = images.sum(1)  # (B, H, W)
     total = mass.sum((1, 2)).clamp_min(1e-6)
@@ -55,13 +54,16 @@ def random_shift(images: Tensor, max_shift: float, generator: torch.Generator | 
         >>> random_shift(images, 0.0) is images
         True
     """
-    if images.ndim != 4:
-        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
+    _check_images(images)
     if not 0.0 <= max_shift < 1.0:
         raise ValueError(f"max_shift must be in [0, 1), got {max_shift}")
     if max_shift == 0.0:
         return images
     batch, _, height, width = images.shape
-    draw = torch.rand(batch, 2, generator=generator).to(images.device) * 2 - 1
-    pixels = draw * max_shift * torch.tensor([width, height], device=images.device)
-    return translate(images, pixels.to(images.dtype), padding_mode="zeros", align_corners=False)
+    pixels = (torch.rand(batch, 2, generator=generator) * 2 - 1) * max_shift * torch.tensor([width, height])
+    return translate(images, pixels.to(images), padding_mode="zeros", align_corners=False)
+
+
+def _check_images(images: Tensor) -> None:
+    if images.ndim != 4:
+        raise ValueError(f"images must be (B, C, H, W), got shape {tuple(images.shape)}")
