@@ -95,6 +95,26 @@ def test_live_action_prepares_a_clip_as_a_users_own_videos(live_action, tmp_path
     assert next(iter(data.val_dataloader()))["keypoints"].shape[1:] == (19, 2)
 
 
+def test_live_action_set_changes_the_gan_stage_and_its_image_size_both(live_action):
+    import argparse
+
+    args = argparse.Namespace(
+        budget=1,
+        current_main_job=False,
+        original_perceptual_loss=False,
+        smoke=False,
+        set=["model.init_args.image_size=128", "data.init_args.max_prior_samples=24"],
+    )
+    eta, gan = live_action.budget_configs(args)
+    assert gan["model"]["init_args"]["image_size"] == eta["model"]["init_args"]["image_size"] == 128
+    assert gan["data"]["init_args"]["max_prior_samples"] == 24
+    assert "max_prior_samples" not in eta["data"]["init_args"]
+    assert (
+        gan["model"]["init_args"]["generator_channels"]
+        == live_action.BUDGET["gan"]["model"]["init_args"]["generator_channels"]
+    )
+
+
 def test_live_action_smoke_runs_the_users_three_commands(tmp_path):
     import json
     import subprocess

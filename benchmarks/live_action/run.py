@@ -258,6 +258,9 @@ def budget_configs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, 
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = value
+    # η regresses the skeleton images KeypointGAN renders: it takes KeypointGAN's image size (--set
+    # model.init_args.image_size=128 changes both stages)
+    eta_config["model"]["init_args"]["image_size"] = gan_config["model"]["init_args"]["image_size"]
     return eta_config, gan_config
 
 
@@ -452,10 +455,12 @@ def main() -> None:
     parser.add_argument(
         "--set",
         nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="KeypointGAN settings on top of the budget's, e.g. model.init_args.lr_decay=0 "
-        "data.init_args.max_prior_samples=48 (VALUE read as YAML); the run's record, row and folder say so",
+        "data.init_args.max_prior_samples=48 (VALUE read as YAML; --set may be repeated; image_size sets η's "
+        "too); the run's record, row and folder say so",
     )
     parser.add_argument("--smoke", action="store_true", help="a few steps of tiny networks (CI)")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "live_action")
