@@ -82,6 +82,13 @@ def test_live_action_prepares_a_clip_as_a_users_own_videos(live_action, tmp_path
     assert not {row["source"].split("/")[-1][:-4] for row in rows} & set(train)
     prior = np.load(tmp_path / "prior.npy")
     assert prior.shape == (24, 19, 2) and np.abs(prior).max() < 1.2
+    # the oracle prior: the same poses, each moved by one offset onto the training frames' mean position
+    aligned = np.load(tmp_path / "prior_aligned.npy")
+    offset = aligned - prior
+    assert np.allclose(offset, offset[0, 0], atol=1e-5)
+    # carphone's prior subject sits 4.6 % of the crop left of the training footage's and 3.0 % lower
+    # (docs/live_action.md, diagnosis; normalised coordinates span 2 per side)
+    assert offset[0, 0] * 50 == pytest.approx([4.58, -2.99], abs=0.01)
     data = VideoFolderDataModule(
         root=str(tmp_path / "train"),
         prior=str(tmp_path / "prior.npy"),

@@ -143,13 +143,15 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
     shift = np.array([x0 + 0.5, y0 + 0.5])
     roles = frame_roles(video.num_frames, clip["block_frames"])
     labelled = ~np.isnan(truth).any(axis=(1, 2))
-    prior, test_rows, test_frames = [], [], []
+    prior, train_truth, test_rows, test_frames = [], [], [], []
     for t in range(video.num_frames):
         role = roles[t]
         if role == "prior":
             if labelled[t]:
                 prior.append(truth[t] - shift)
             continue
+        if role == "train" and labelled[t]:
+            train_truth.append(truth[t] - shift)
         if role == "test" and not labelled[t]:
             continue
         folder = out / (
@@ -169,6 +171,11 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
         csv.writer(file).writerows([header, *test_rows])
     prior_normalized = pixels_to_normalized(torch.as_tensor(np.stack(prior)), (side, side))
     np.save(out / "prior.npy", prior_normalized.float().numpy())
+    # --align-prior's oracle: the prior poses moved so that their mean keypoint position is the training
+    # frames' (pseudo labels), taking away where the prior's subject sits and nothing else
+    offset = np.stack(train_truth).mean(axis=(0, 1)) - np.stack(prior).mean(axis=(0, 1))
+    aligned = pixels_to_normalized(torch.as_tensor(np.stack(prior) + offset), (side, side))
+    np.save(out / "prior_aligned.npy", aligned.float().numpy())
     both = [t for t in test_frames if not np.isnan(second[t]).any()]
     floor = label_error(second[both], truth[both], side)
     return {
@@ -276,9 +283,10 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_config(
-    base: dict[str, Any], clip: dict[str, Any], data: Path, stage: Path, seed: int
+    base: dict[str, Any], clip: dict[str, Any], data: Path, stage: Path, seed: int, prior: str
 ) -> dict[str, Any]:
-    """The second ``--config`` of one command: ``base`` plus the clip's paths, keypoint set and seed."""
+    """The second ``--config`` of one command: ``base`` plus the clip's paths (``prior``: the file of the
+    prior poses in ``data``), keypoint set and seed."""
     skeleton = SKELETONS[clip["skeleton"]]
     config = json.loads(json.dumps(base))
     config["seed_everything"] = seed
@@ -286,7 +294,7 @@ def run_config(
     config["model"]["init_args"] |= {"skeleton": skeleton}
     config["data"]["init_args"] |= {
         "root": str(data / "train"),
-        "prior": str(data / "prior.npy"),
+        "prior": str(data / prior),
         "prior_units": "normalized",
         "labels": str(data / "labels.csv"),
         "skeleton": skeleton,
@@ -328,9 +336,10 @@ def train_and_test(
 ) -> dict[str, Any]:
     """η, KeypointGAN and the test for one clip and seed, by the CLI; their numbers and commands."""
     eta_base, gan_base = budget_configs(args)
-    eta = run_config(eta_base, clip, data, run_dir / "regressor", seed)
+    prior = "prior_aligned.npy" if args.align_prior else "prior.npy"
+    eta = run_config(eta_base, clip, data, run_dir / "regressor", seed, prior)
     eta["trainer"]["callbacks"] = [checkpoint_callback(run_dir / "regressor", filename="eta")]
-    gan = run_config(gan_base, clip, data, run_dir / "gan", seed)
+    gan = run_config(gan_base, clip, data, run_dir / "gan", seed, prior)
     # the weights twice per validation interval (every_n_train_steps counts optimiser steps: two a batch),
     # for reading a run's course afterwards (checkpoint choice, diagnose.py)
     every = gan["trainer"]["val_check_interval"]
@@ -370,6 +379,7 @@ def train_and_test(
         "perceptual": "original" if args.original_perceptual_loss else "main job's",
         "main_job": CURRENT_MAIN_JOB if args.current_main_job else BUDGET_MAIN_JOB,
         "window": list(clip["window"]),
+        "prior_aligned": args.align_prior,
         "precision": default_precision(accelerator_device("auto")).precision,  # the CLI's choice here
         "overrides": overrides(args),
         "test_error": round(error, 3),
@@ -384,9 +394,10 @@ def train_and_test(
 
 
 def run_key(run_: dict[str, Any]) -> tuple[str, str, str, int, str, tuple[int, int], int]:
-    """What tells runs apart: clip, the main job's settings and ``--set``'s, precision, budget, perceptual
-    loss, window, seed."""
+    """What tells runs apart: clip, the main job's settings, ``--set``'s and the prior's, precision, budget,
+    perceptual loss, window, seed."""
     settings = run_["main_job"] + "".join(f", {k}={v}" for k, v in run_["overrides"].items())
+    settings += ", prior aligned" if run_["prior_aligned"] else ""
     window = tuple(run_["window"])
     return run_["clip"], settings, run_["precision"], run_["budget"], run_["perceptual"], window, run_["seed"]
 
@@ -397,6 +408,7 @@ def setting(run_: dict[str, Any], clip_window: list[int]) -> str:
     name += ", today's main job" if run_["main_job"] == CURRENT_MAIN_JOB else ""
     name += "" if run_["window"] == clip_window else f", window {run_['window']}"
     name += "".join(f", {key.split('.')[-1]}={value}" for key, value in run_["overrides"].items())
+    name += ", prior aligned (oracle)" if run_["prior_aligned"] else ""
     return f"{name}, {run_['precision']}"
 
 
@@ -405,6 +417,7 @@ def variant_folder(args: argparse.Namespace, clip: dict[str, Any]) -> str:
     folder = f"budget{args.budget}" + ("_original_perceptual" if args.original_perceptual_loss else "")
     folder += "_current_main_job" if args.current_main_job else ""
     folder += f"_window{clip['window'][0]}-{clip['window'][1]}" if args.window else ""
+    folder += "_prior_aligned" if args.align_prior else ""
     return folder + "".join(f"_{key.split('.')[-1]}{value}" for key, value in overrides(args).items())
 
 
@@ -461,6 +474,12 @@ def main() -> None:
         help="KeypointGAN settings on top of the budget's, e.g. model.init_args.lr_decay=0 "
         "data.init_args.max_prior_samples=48 (VALUE read as YAML; --set may be repeated; image_size sets η's "
         "too); the run's record, row and folder say so",
+    )
+    parser.add_argument(
+        "--align-prior",
+        action="store_true",
+        help="an oracle ablation: the prior poses moved so that their mean keypoint position is the training "
+        "frames' (pseudo labels)",
     )
     parser.add_argument("--smoke", action="store_true", help="a few steps of tiny networks (CI)")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "live_action")
