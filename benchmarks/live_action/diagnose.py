@@ -34,7 +34,17 @@ import numpy as np
 import torch
 import yaml
 from PIL import Image
-from run import GROUND_TRUTH, HERE, REPO, SKELETONS, crop_box, frame_roles, read_landmarks, read_manifest
+from run import (
+    GROUND_TRUTH,
+    HERE,
+    REPO,
+    SKELETONS,
+    crop_box,
+    frame_roles,
+    read_landmarks,
+    read_manifest,
+    training_minus_prior,
+)
 from torch.nn import functional as F
 
 from kpbottleneck.detector import KeypointDetector
@@ -109,8 +119,7 @@ def pair_motion(name: str, clip: dict) -> dict[str, float]:
         motion[f"gap_{gap}"] = round(float(distance) / side * 100, 2)
     test = labels[roles == "test"]
     motion["test_spread"] = round(float(np.linalg.norm(test - test.mean(0), axis=-1).mean()) / side * 100, 2)
-    # where the subject sits: the training frames' mean keypoint position less the prior frames' (x, y)
-    shift = labels[roles == "train"].mean(axis=(0, 1)) - labels[roles == "prior"].mean(axis=(0, 1))
+    shift = training_minus_prior(labels, roles)
     motion["train_minus_prior"] = [round(float(v) / side * 100, 2) for v in shift]
     return motion
 

@@ -118,6 +118,15 @@ def frame_roles(num_frames: int, block_frames: int) -> list[str]:
     return [ROLES[(t // block_frames) % len(ROLES)] for t in range(num_frames)]
 
 
+def training_minus_prior(labels: np.ndarray, roles: list[str]) -> np.ndarray:
+    """Where the prior's subject sits: the training frames' mean keypoint position less the prior frames'
+    ``(x, y)``, from labels ``(T, K, 2)`` (frames without a label left out), in the labels' units."""
+    labelled = ~np.isnan(labels).any(axis=(1, 2))
+    part = np.asarray(roles)
+    train, prior = labels[labelled & (part == "train")], labels[labelled & (part == "prior")]
+    return train.mean(axis=(0, 1)) - prior.mean(axis=(0, 1))
+
+
 def label_error(prediction: np.ndarray, target: np.ndarray, side: int) -> float:
     """The library's test error (% of the image side, :func:`kpbottleneck.metrics.per_image_error`) of
     pixel keypoints ``(N, K, 2)`` on a ``side``-pixel square image."""
@@ -143,15 +152,13 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
     shift = np.array([x0 + 0.5, y0 + 0.5])
     roles = frame_roles(video.num_frames, clip["block_frames"])
     labelled = ~np.isnan(truth).any(axis=(1, 2))
-    prior, train_truth, test_rows, test_frames = [], [], [], []
+    prior, test_rows, test_frames = [], [], []
     for t in range(video.num_frames):
         role = roles[t]
         if role == "prior":
             if labelled[t]:
                 prior.append(truth[t] - shift)
             continue
-        if role == "train" and labelled[t]:
-            train_truth.append(truth[t] - shift)
         if role == "test" and not labelled[t]:
             continue
         folder = out / (
@@ -173,7 +180,7 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
     np.save(out / "prior.npy", prior_normalized.float().numpy())
     # --align-prior's oracle: the prior poses moved so that their mean keypoint position is the training
     # frames' (pseudo labels), taking away where the prior's subject sits and nothing else
-    offset = np.stack(train_truth).mean(axis=(0, 1)) - np.stack(prior).mean(axis=(0, 1))
+    offset = training_minus_prior(truth, roles)
     aligned = pixels_to_normalized(torch.as_tensor(np.stack(prior) + offset), (side, side))
     np.save(out / "prior_aligned.npy", aligned.float().numpy())
     both = [t for t in test_frames if not np.isnan(second[t]).any()]
