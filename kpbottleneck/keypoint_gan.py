@@ -49,6 +49,7 @@ from kpbottleneck.acceleration import (
 )
 from kpbottleneck.contracts import LabelledBatch, PairBatch
 from kpbottleneck.detector import DetectorMethods, KeypointDetector
+from kpbottleneck.equivariance import equivariance_distances, random_similarities, warp_images
 from kpbottleneck.evaluation import KeypointEvaluation
 from kpbottleneck.image_pool import ImagePool
 from kpbottleneck.image_shift import centre_images, random_shift
@@ -116,6 +117,13 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
         discriminator_centred: every skeleton image D sees is first moved so that its centroid sits at the
             image centre (:func:`~kpbottleneck.image_shift.centre_images`): D judges shapes alone, not where
             they sit; ``False`` (the paper's and the original's D) shows them where they are.
+        equivariance_weight: weight of a term that ties the skeleton to the image's features, the mean
+            distance (fraction of the side) between the keypoints of Φ and η on x warped by a random
+            similarity and x's keypoints warped the same way (rotation up to 20°, scale 1 ± 0.1, shift up to
+            5 %; :mod:`kpbottleneck.equivariance`). Its gradient reaches Φ, not η's weights (as the
+            perceptual term's). Where the prior's subject sits elsewhere in its frames than the footage's,
+            D alone decides where the skeleton sits and displaces it; a displaced skeleton does not rotate
+            with the image. 0 (the paper's and the original's recipe) disables it.
         lr, betas: Adam settings of both optimisers.
         lr_decay: fraction of the fit's batches (:func:`~kpbottleneck.schedules.training_batches`: from
             ``trainer.max_steps``, two optimiser steps a batch, and/or ``max_epochs``) over whose end both
@@ -160,6 +168,7 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
         discriminator_history: int = 50,
         discriminator_shift: float = 0.0,
         discriminator_centred: bool = False,
+        equivariance_weight: float = 0.0,
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         lr_decay: float = 0.0,
@@ -277,6 +286,9 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
                 "perceptual": self.perceptual_loss(reconstruction, image),
             }
             total = hp.lambda_adv * losses["adversarial"] + hp.perceptual_weight * losses["perceptual"]
+            if hp.equivariance_weight:
+                losses["equivariance"] = self.equivariance_term(image, skeleton_image)
+                total = total + hp.equivariance_weight * losses["equivariance"]
             if hp.second_cycle:
                 cycled = self.encoder(self.decoder(prior_skeleton, appearance))
                 losses["cycle"] = F.l1_loss(cycled, prior_skeleton)
@@ -313,6 +325,19 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             | {f"train/discriminator_accuracy_{side}": value for side, value in accuracy.items()},
             prog_bar=False,
         )
+
+    def equivariance_term(self, image: Tensor, skeleton_image: Tensor) -> Tensor:
+        """Mean distance (fraction of the side) between η(Φ(W·x)) and W·η(Φ(x)) for a random similarity W
+        per image (:func:`~kpbottleneck.equivariance.random_similarities`, from the global random state),
+        over the warped keypoints inside the image; ``skeleton_image`` is Φ(x)."""
+        size = image.shape[-1]
+        matrix = random_similarities(image.shape[0], size, seed=None)
+        warped_keypoints = frozen_call(
+            self.regressor, self.encoder(self.detector.check_images(warp_images(image, matrix)))
+        )
+        keypoints = frozen_call(self.regressor, skeleton_image)
+        distance, inside = equivariance_distances(warped_keypoints, keypoints, matrix, size)
+        return (distance * inside).sum() / inside.sum().clamp_min(1)
 
     def judge(self, skeleton_images: Tensor) -> list[Tensor]:
         """D's scores of skeleton images ``(B, 1, H, W)``, each centred first when ``discriminator_centred``

@@ -4,7 +4,8 @@ Each score takes a :class:`~kpbottleneck.detector.KeypointDetector` and a fixed 
 (:func:`selection_frames`) and returns a number, lower for a better detector:
 
 * ``equivariance``: how far the keypoints of a warped frame land from the warped keypoints of the frame
-  (:func:`equivariance_error`); a detector whose keypoints sit on the image's features moves them with it.
+  (:func:`equivariance_error`, :mod:`kpbottleneck.equivariance`); a detector whose keypoints sit on the
+  image's features moves them with it.
 * ``prior_distance``: the Chamfer distance between the set of predicted poses and the set of prior poses
   (:func:`pose_set_distance`): small when the predictions look like the prior *and* cover it.
 * ``skeleton_reliance``: Ψ's reconstruction error with the frame's own skeleton over that with another
@@ -21,12 +22,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from kornia.geometry.transform import get_rotation_matrix2d, warp_affine
 from pytorch_lightning import Callback
 from torch import Tensor
 
-from kpbottleneck.coordinates import normalized_to_pixels, normalized_to_unit, pixels_to_normalized
+from kpbottleneck.coordinates import normalized_to_unit
 from kpbottleneck.detector import KeypointDetector, held_detector
+from kpbottleneck.equivariance import equivariance_distances, random_similarities, warp_images
 
 Frames = dict[str, Tensor]
 
@@ -52,49 +53,16 @@ def selection_frames(data: pl.LightningDataModule, count: int = 64, seed: int = 
     return {key: torch.cat([b[key] for b in batches])[:count] for key in keys}
 
 
-def random_similarities(
-    count: int,
-    size: int,
-    max_angle: float = 20.0,
-    max_scale: float = 0.1,
-    max_shift: float = 0.05,
-    seed: int = 0,
-) -> Tensor:
-    """``(count, 2, 3)`` pixel-coordinate affine maps of ``size``-pixel square images: rotations about the
-    centre up to ``max_angle`` degrees, scalings by ``1 ± max_scale`` and shifts up to ``max_shift`` of the
-    side, drawn with ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def uniform(limit: float) -> Tensor:
-        return (torch.rand(count, generator=generator) * 2 - 1) * limit
-
-    centre = torch.full((count, 2), (size - 1) / 2)
-    scale = (1 + uniform(max_scale))[:, None].expand(count, 2)
-    matrix = get_rotation_matrix2d(centre, uniform(max_angle), scale)
-    matrix[:, :, 2] += torch.stack([uniform(max_shift), uniform(max_shift)], dim=-1) * size
-    return matrix
-
-
-def transform_keypoints(keypoints: Tensor, matrix: Tensor, size: int) -> Tensor:
-    """Normalised keypoints ``(N, K, 2)`` of ``size``-pixel square images moved by pixel affine maps
-    ``(N, 2, 3)`` (as :func:`kornia.geometry.transform.warp_affine` moves the images)."""
-    pixels = normalized_to_pixels(keypoints, (size, size))
-    moved = pixels @ matrix[:, :, :2].transpose(1, 2) + matrix[:, None, :, 2]
-    return pixels_to_normalized(moved, (size, size))
-
-
 @torch.no_grad()
 def equivariance_error(detector: Callable[[Tensor], Tensor], images: Tensor, seed: int = 0) -> Tensor:
     """Mean distance (% of the side) between the keypoints ``detector`` finds in warped images and its
-    keypoints of the images ``(N, C, S, S)`` warped the same way (:func:`random_similarities`), over the
-    keypoints that stay inside the image; the warped images' borders are reflections."""
+    keypoints of the images ``(N, C, S, S)`` warped the same way
+    (:func:`~kpbottleneck.equivariance.random_similarities` drawn with ``seed``), over the keypoints that
+    stay inside the image."""
     size = images.shape[-1]
-    matrix = random_similarities(images.shape[0], size, seed=seed).to(images)
-    warped = warp_affine(images, matrix, (size, size), padding_mode="reflection", align_corners=True)
-    expected = transform_keypoints(detector(images), matrix, size)
-    inside = expected.abs().amax(dim=-1) < 1
-    distance = torch.linalg.vector_norm(
-        normalized_to_unit(detector(warped)) - normalized_to_unit(expected), dim=-1
+    matrix = random_similarities(images.shape[0], size, seed=seed)
+    distance, inside = equivariance_distances(
+        detector(warp_images(images, matrix)), detector(images), matrix, size
     )
     return distance[inside].mean() * 100
 

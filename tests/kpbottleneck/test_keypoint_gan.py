@@ -5,6 +5,7 @@ from pytorch_lightning.trainer.states import TrainerFn
 
 from datamodules import RandomDataModule
 from kpbottleneck import KeypointGAN, RegressorPretraining, keypoint_gan
+from kpbottleneck.equivariance import random_similarities, transform_keypoints, warp_images
 from kpbottleneck.hardware import cpu_has_amx, has_native_bf16
 from kpbottleneck.keypoint_gan import frozen_call
 from kpbottleneck.nonfinite import NonFiniteError
@@ -92,6 +93,39 @@ def test_losses_follow_eq6(tiny_gan_kwargs, finetune):
         assert "train/loss_regressor" not in logged
     torch.testing.assert_close(logged["train/loss_generator"], expected)
     assert {"train/loss_discriminator"} < set(logged) and "train/loss_cycle" not in logged
+
+
+def test_the_equivariance_term_joins_the_generator_loss_and_reaches_phi_but_not_eta(
+    tiny_gan_kwargs, monkeypatch
+):
+    model = KeypointGAN(**tiny_gan_kwargs, finetune_regressor=False, equivariance_weight=4.0)
+    logged = _stepped_by_hand(model)
+    size = tiny_gan_kwargs["image_size"]
+    matrix = random_similarities(2, size, seed=5)  # the warps of the step, fixed to compute it by hand
+    monkeypatch.setattr(keypoint_gan, "random_similarities", lambda count, size, seed: matrix[:count])
+    batch = make_batch()
+    model.training_step(batch, 0)
+    with torch.no_grad():
+        image = batch["image"]
+        keypoints = model.regressor(model.encoder(image))
+        expected = transform_keypoints(keypoints, matrix, size)
+        found = model.regressor(model.encoder(warp_images(image, matrix)))
+        by_hand = ((found - expected) / 2).norm(dim=-1)[expected.abs().amax(-1) < 1].mean()
+    torch.testing.assert_close(logged["train/loss_equivariance"], by_hand)
+    total = 10.0 * logged["train/loss_adversarial"] + 10.0 * logged["train/loss_perceptual"] + 4.0 * by_hand
+    torch.testing.assert_close(logged["train/loss_generator"], total)
+
+    model.zero_grad()
+    model.equivariance_term(image, model.encoder(image)).backward()
+    assert all(p.grad is None for p in model.regressor.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+
+
+def test_no_equivariance_term_by_default(tiny_gan_kwargs):
+    model = KeypointGAN(**tiny_gan_kwargs)
+    logged = _stepped_by_hand(model)
+    model.training_step(make_batch(), 0)
+    assert "train/loss_equivariance" not in logged
 
 
 def test_discriminators_accuracy_on_prior_and_predicted_skeletons_is_logged(tiny_gan_kwargs):
