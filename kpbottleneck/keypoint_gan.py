@@ -275,11 +275,13 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
 
         with self.toggled_optimizer(opt_g):
             skeleton_image = self.encoder(image)
-            decoder_input = (
-                self.renderer(frozen_call(self.regressor, skeleton_image))
-                if hp.bottleneck
-                else skeleton_image
+            # η(Φ(x)) once, for the bottleneck and the equivariance term alike
+            keypoints = (
+                frozen_call(self.regressor, skeleton_image)
+                if hp.bottleneck or hp.equivariance_weight
+                else None
             )
+            decoder_input = self.renderer(keypoints) if hp.bottleneck else skeleton_image
             reconstruction = self.decoder(decoder_input, appearance)
             losses = {
                 "adversarial": lsgan_generator_loss(self.judge(skeleton_image)),
@@ -287,7 +289,7 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             }
             total = hp.lambda_adv * losses["adversarial"] + hp.perceptual_weight * losses["perceptual"]
             if hp.equivariance_weight:
-                losses["equivariance"] = self.equivariance_term(image, skeleton_image)
+                losses["equivariance"] = self.equivariance_term(image, keypoints)
                 total = total + hp.equivariance_weight * losses["equivariance"]
             if hp.second_cycle:
                 cycled = self.encoder(self.decoder(prior_skeleton, appearance))
@@ -326,16 +328,16 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             prog_bar=False,
         )
 
-    def equivariance_term(self, image: Tensor, skeleton_image: Tensor) -> Tensor:
+    def equivariance_term(self, image: Tensor, keypoints: Tensor) -> Tensor:
         """Mean distance (fraction of the side) between η(Φ(W·x)) and W·η(Φ(x)) for a random similarity W
         per image (:func:`~kpbottleneck.equivariance.random_similarities`, from the global random state),
-        over the warped keypoints inside the image; ``skeleton_image`` is Φ(x)."""
+        over the warped keypoints inside the image; ``keypoints`` ``(B, K, 2)`` are η(Φ(x)), computed with
+        η's weights out of autograd (:func:`frozen_call`)."""
         size = image.shape[-1]
         matrix = random_similarities(image.shape[0], size, seed=None)
         warped_keypoints = frozen_call(
             self.regressor, self.encoder(self.detector.check_images(warp_images(image, matrix)))
         )
-        keypoints = frozen_call(self.regressor, skeleton_image)
         distance, inside = equivariance_distances(warped_keypoints, keypoints, matrix, size)
         return (distance * inside).sum() / inside.sum().clamp_min(1)
 
