@@ -50,7 +50,7 @@ def test_live_action_clips_match_their_checksums_and_hold_a_label_per_frame(live
     for name, clip in manifest.items():
         names = live_action.SKELETONS[clip["skeleton"]]["keypoint_names"]
         labels = live_action.HERE / "labels" / f"{name}.csv"
-        for labeller in (live_action.GROUND_TRUTH, live_action.SECOND_LABELLER):
+        for labeller in clip["labellers"]:
             points = live_action.read_landmarks(labels, labeller, names)
             assert points.shape == (VideoReader(live_action.HERE / clip["file"]).num_frames, len(names), 2)
 

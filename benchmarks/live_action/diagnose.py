@@ -35,7 +35,6 @@ import torch
 import yaml
 from PIL import Image
 from run import (
-    GROUND_TRUTH,
     HERE,
     REPO,
     SKELETONS,
@@ -107,7 +106,7 @@ def adversarial_balance(stage: Path) -> dict[str, float]:
 def pair_motion(name: str, clip: dict) -> dict[str, float]:
     """Keypoint motion between a training pair's frames, and the test frames' spread (% of the crop)."""
     labels = read_landmarks(
-        HERE / "labels" / f"{name}.csv", GROUND_TRUTH, SKELETONS[clip["skeleton"]]["keypoint_names"]
+        HERE / "labels" / f"{name}.csv", clip["labellers"][0], SKELETONS[clip["skeleton"]]["keypoint_names"]
     )
     side = crop_box(labels, VideoReader(HERE / clip["file"]).size)[2]
     roles = np.array(frame_roles(len(labels), clip["block_frames"]))

@@ -62,11 +62,10 @@ from kpbottleneck.video_io import VideoReader
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 EXPERIMENTS = REPO / "experiments"
-GROUND_TRUTH, SECOND_LABELLER = "face_mesh", "face_mesh_attention"
 ROLES = ("train", "train", "train", "prior", "test")  # of consecutive blocks, in turn
 # a clip's keypoint set: clips.json's "skeleton" names a file beside this script (Skeleton's fields; the
 # "right" of a name is the subject's right); label.py reads the same file
-SKELETONS = {name: json.loads((HERE / f"{name}.json").read_text()) for name in ("face19",)}
+SKELETONS = {name: json.loads((HERE / f"{name}.json").read_text()) for name in ("face19", "body13")}
 FACE19 = SKELETONS["face19"]
 
 
@@ -140,12 +139,13 @@ def prepare_clip(name: str, clip: dict[str, Any], out: Path) -> dict[str, Any]:
     skeleton = SKELETONS[clip["skeleton"]]
     names = skeleton["keypoint_names"]
     labels = HERE / "labels" / f"{name}.csv"
-    truth = read_landmarks(labels, GROUND_TRUTH, names)
-    second = read_landmarks(labels, SECOND_LABELLER, names)
+    ground_truth, second_labeller = clip["labellers"]  # label.py's: the ground truth, the noise floor's
+    truth = read_landmarks(labels, ground_truth, names)
+    second = read_landmarks(labels, second_labeller, names)
     video = VideoReader(HERE / clip["file"])
     if len(truth) != video.num_frames:
         raise ValueError(
-            f"labels file {labels}: {len(truth)} frames of {GROUND_TRUTH}, the video {video.num_frames}"
+            f"labels file {labels}: {len(truth)} frames of {ground_truth}, the video {video.num_frames}"
         )
     x0, y0, side = crop_box(truth, video.size)
     # label.py's pixels have the top-left pixel's centre at (0.5, 0.5); the library's at (0, 0) in the crop
