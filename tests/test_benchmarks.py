@@ -6,6 +6,7 @@ import pytest
 
 from datamodules import SyntheticDataModule
 from kpbottleneck import KeypointGAN, RegressorPretraining
+from kpbottleneck.skeletons import get_skeleton
 
 ABLATIONS = Path(__file__).resolve().parents[1] / "benchmarks" / "ablations.py"
 
@@ -48,11 +49,44 @@ def test_live_action_clips_match_their_checksums_and_hold_a_label_per_frame(live
     manifest = live_action.read_manifest()  # raises on a checksum that differs
     assert len(manifest) >= 2 and len({clip["package"] for clip in manifest.values()}) >= 2
     for name, clip in manifest.items():
+        get_skeleton(live_action.SKELETONS[clip["skeleton"]])  # a valid keypoint set for the library
         names = live_action.SKELETONS[clip["skeleton"]]["keypoint_names"]
         labels = live_action.HERE / "labels" / f"{name}.csv"
         for labeller in clip["labellers"]:
             points = live_action.read_landmarks(labels, labeller, names)
             assert points.shape == (VideoReader(live_action.HERE / clip["file"]).num_frames, len(names), 2)
+
+
+@pytest.fixture(scope="module")
+def cut_body():
+    spec = importlib.util.spec_from_file_location("cut_body", LIVE_ACTION.with_name("cut_body.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cut_body_links_each_walker_into_one_track(cut_body):
+    # two walkers 40 px tall going opposite ways, one of them missed in frame 3, and a one-frame blob
+    boxes = [[(10 + 5 * t, 50, 15, 40), (200 - 4 * t, 60, 16, 42)] for t in range(8)]
+    boxes[3] = boxes[3][1:]
+    boxes[5].append((400, 300, 10, 40))
+    tracks = cut_body.link_tracks(boxes)
+    assert [len(track) for track in tracks] == [8, 7, 1]
+    assert [t for t, _ in tracks[1]] == [0, 1, 2, 4, 5, 6, 7] and tracks[1][-1][1] == (45, 50, 15, 40)
+    assert {box[0] for _, box in tracks[0]} == {200 - 4 * t for t in range(8)}
+
+
+def test_cut_body_crops_a_square_of_one_and_a_half_heights_around_the_walker(cut_body):
+    frames = [np.zeros((120, 160, 3), np.uint8) for _ in range(12)]
+    for frame in frames:
+        frame[40:80, 70:90] = 255  # a 20x40 walker centred at (80, 60)
+    track = [(t, (70, 40, 20, 40)) for t in range(12) if t != 6]  # frame 6 interpolated
+    crops, used = cut_body.track_crops(frames, track, side=30, block_frames=5)
+    assert used == range(0, 10) and len(crops) == 10  # cut to whole blocks
+    # the box is 60 px (1.5 x 40) around (80, 60): the walker fills the middle 2/3 of its height and 1/3
+    # of its width; 30 px per side, so rows 5..24 and columns 10..19
+    lit = np.argwhere(crops[6][..., 0] > 127)
+    assert (lit.min(0).tolist(), lit.max(0).tolist()) == ([5, 10], [24, 19])
 
 
 def test_live_action_parts_of_the_footage_are_disjoint_blocks(live_action):

@@ -109,6 +109,12 @@ def link_tracks(boxes: list[list[Box]], max_gap: int = 3) -> list[list[tuple[int
 
 
 def moving_median(values: np.ndarray, radius: int) -> np.ndarray:
+    """The median of each value's window of ``radius`` values either side (fewer at the ends).
+
+    Example:
+        >>> moving_median(np.array([1.0, 9.0, 2.0, 3.0]), 1).tolist()
+        [5.0, 2.0, 3.0, 2.5]
+    """
     return np.array([np.median(values[max(0, i - radius) : i + radius + 1]) for i in range(len(values))])
 
 
