@@ -9,7 +9,8 @@ pseudo ground truth (``labels/<clip>.csv``, made offline by ``label.py`` in its 
 committed. For each clip and seed this script
 
 1. crops every frame to the square of the frame's height (176×144 → 144×144, 640×360 → 360×360) centred
-   on the mean x of all the clip's landmarks (one fixed box per clip, as a data set's person box);
+   on the mean x of all the clip's landmarks (one fixed box per clip, as a data set's person box; the body
+   clip's 128×128 frames, person boxes already (``cut_body.py``), stay whole);
 2. splits the frames in time into blocks of ``block_frames`` (about one second), dealt out in turns of five:
    three training blocks, one prior block, one test block (the paper's protocol: training frames, prior
    poses and test frames from disjoint parts of the footage; a pair's two frames never leave their block);
