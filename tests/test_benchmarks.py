@@ -99,6 +99,10 @@ def test_live_action_parts_of_the_footage_are_disjoint_blocks(live_action):
     # the error of a labeller 3 pixels off everywhere on a 60-pixel image: 5 % of the image size
     truth = np.random.default_rng(0).uniform(0, 60, (4, 5, 2))
     assert live_action.label_error(truth + np.array([3.0, 0.0]), truth, 60) == pytest.approx(5.0)
+    # flip-tolerant: a prediction with two keypoints' places exchanged has no error once they may swap
+    swapped = truth[:, [1, 0, 2, 3, 4]]
+    assert live_action.label_error(swapped, truth, 60) > 0
+    assert live_action.label_error(swapped, truth, 60, [1, 0, 2, 3, 4]) == pytest.approx(0.0)
 
 
 def test_live_action_prepares_a_clip_as_a_users_own_videos(live_action, tmp_path):
@@ -110,6 +114,7 @@ def test_live_action_prepares_a_clip_as_a_users_own_videos(live_action, tmp_path
     summary = live_action.prepare_clip("carphone", clip, tmp_path)
     assert summary["crop"]["side"] == 144 and summary["frames"] == {"train": 72, "prior": 24, "test": 24}
     assert 0.1 < summary["label_noise_floor"] < 2.0
+    assert summary["mean_pose_baseline_flip_tolerant"] == pytest.approx(4.42, abs=0.005)  # faces: no swap
     train = sorted(p.stem for p in (tmp_path / "train").rglob("*.png"))
     rows = list(csv.DictReader((tmp_path / "labels.csv").open()))
     assert len(train) == 72 and len(rows) == summary["test_frames"] == 24

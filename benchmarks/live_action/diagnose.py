@@ -15,8 +15,8 @@ of ``<out>/diagnosis.md``:
   prior and on predicted skeletons, and of the generator's adversarial term (``metrics.csv``).
 - **The motion a pair shows**: the mean distance (% of the crop's side, pseudo labels) between the
   keypoints of two frames of a training block at the window's smallest and largest gap, beside the
-  test frames' spread around their mean pose (the mean-pose baseline's error): a pair that barely moves
-  gives Φ little to explain.
+  test frames' spread around their mean pose (the mean-pose baseline's error), also flip-tolerant (each
+  frame's labels or their left/right swap, the nearer): a pair that barely moves gives Φ little to explain.
 - **Where the prior puts the subject**: the mean keypoint position of the training frames less that of the
   prior's (x, y; % of the crop, pseudo labels): the prior's poses are the training footage's only if this
   is small.
@@ -47,6 +47,7 @@ from run import (
 from torch.nn import functional as F
 
 from kpbottleneck.detector import KeypointDetector
+from kpbottleneck.skeletons import get_skeleton
 from kpbottleneck.video_io import VideoReader
 
 
@@ -104,20 +105,32 @@ def adversarial_balance(stage: Path) -> dict[str, float]:
 
 
 def pair_motion(name: str, clip: dict) -> dict[str, float]:
-    """Keypoint motion between a training pair's frames, and the test frames' spread (% of the crop)."""
-    labels = read_landmarks(
-        HERE / "labels" / f"{name}.csv", clip["labellers"][0], SKELETONS[clip["skeleton"]]["keypoint_names"]
-    )
+    """Keypoint motion between a training pair's frames, and the test frames' spread (% of the crop), also
+    flip-tolerant (each frame's labels or their left/right swap, whichever is nearer the mean pose); frames
+    without a label are left out."""
+    skeleton = SKELETONS[clip["skeleton"]]
+    labels = read_landmarks(HERE / "labels" / f"{name}.csv", clip["labellers"][0], skeleton["keypoint_names"])
     side = crop_box(labels, VideoReader(HERE / clip["file"]).size)[2]
     roles = np.array(frame_roles(len(labels), clip["block_frames"]))
     block = np.arange(len(labels)) // clip["block_frames"]
+    labelled = ~np.isnan(labels).any(axis=(1, 2))
     motion = {}
     for gap in clip["window"]:
-        pairs = [t for t in range(len(labels) - gap) if roles[t] == "train" and block[t] == block[t + gap]]
+        pairs = [
+            t
+            for t in range(len(labels) - gap)
+            if roles[t] == "train" and block[t] == block[t + gap] and labelled[t] and labelled[t + gap]
+        ]
         distance = np.linalg.norm(labels[[t + gap for t in pairs]] - labels[pairs], axis=-1).mean()
         motion[f"gap_{gap}"] = round(float(distance) / side * 100, 2)
-    test = labels[roles == "test"]
-    motion["test_spread"] = round(float(np.linalg.norm(test - test.mean(0), axis=-1).mean()) / side * 100, 2)
+    test = labels[(roles == "test") & labelled]
+    spread = np.linalg.norm(test - test.mean(0), axis=-1).mean(-1)
+    swapped = test[:, list(get_skeleton(skeleton).flip_permutation)]
+    spread_swapped = np.linalg.norm(swapped - test.mean(0), axis=-1).mean(-1)
+    motion["test_spread"] = round(float(spread.mean()) / side * 100, 2)
+    motion["test_spread_flip_tolerant"] = round(
+        float(np.minimum(spread, spread_swapped).mean()) / side * 100, 2
+    )
     shift = training_minus_prior(labels, roles)
     motion["train_minus_prior"] = [round(float(v) / side * 100, 2) for v in shift]
     return motion
@@ -155,8 +168,8 @@ def main() -> None:
     lines = [
         "| clip | run | x̂ error: own / blank / other frame's skeleton | D loss | D accuracy prior / "
         "predicted | G adversarial | pair motion at the window's gaps (%) | test spread (%) | "
-        "training frames' mean less the prior's, x, y (%) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "test spread, flip-tolerant (%) | training frames' mean less the prior's, x, y (%) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         l1, adv, motion = row["reconstruction_l1"], row["adversarial"], row["motion"]
@@ -165,7 +178,8 @@ def main() -> None:
             f"| {row['clip']} | {row['run']} | {l1['own']:.4f} / {l1['blank']:.4f} / {l1['other']:.4f} | "
             f"{adv['discriminator_loss']:.3f} | {adv['accuracy_prior']:.2f} / "
             f"{adv['accuracy_predicted']:.2f} | {adv['generator_adversarial']:.3f} | {gaps} | "
-            f"{motion['test_spread']:.2f} | {', '.join(f'{v:+.1f}' for v in motion['train_minus_prior'])} |"
+            f"{motion['test_spread']:.2f} | {motion['test_spread_flip_tolerant']:.2f} | "
+            f"{', '.join(f'{v:+.1f}' for v in motion['train_minus_prior'])} |"
         )
     (args.out / "diagnosis.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
