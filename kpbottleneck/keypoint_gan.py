@@ -289,6 +289,7 @@ class KeypointGAN(DetectorMethods, TrainingRecipe):
             }
             total = hp.lambda_adv * losses["adversarial"] + hp.perceptual_weight * losses["perceptual"]
             if hp.equivariance_weight:
+                assert keypoints is not None  # computed above whenever the term is on
                 losses["equivariance"] = self.equivariance_term(image, keypoints)
                 total = total + hp.equivariance_weight * losses["equivariance"]
             if hp.second_cycle:
