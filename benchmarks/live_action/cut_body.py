@@ -1,6 +1,7 @@
 """The live-action body clip: walkers cut out of OpenCV's ``vtest.avi``, one person per track, run offline.
 
-    pip download --no-deps --no-binary :all: opencv-python==5.1.0.95  # or fetch the sdist from PyPI
+    # the sdist as PyPI serves it (``pip download --no-binary`` tries to build it first)
+    curl -LO https://files.pythonhosted.org/packages/24/a2/97d6867da049747d3cd39ddddbe31d421eec42a2f4edadd2e20d5a84b1da/opencv_python-5.1.0.95.tar.gz
     python benchmarks/live_action/cut_body.py --sdist opencv_python-5.1.0.95.tar.gz
 
 ``vtest.avi`` (``opencv/samples/data/`` in the opencv-python 5.1.0.95 sdist, whose sha256 this script
