@@ -40,6 +40,7 @@ from run import (
     SKELETONS,
     crop_box,
     frame_roles,
+    label_error,
     read_landmarks,
     read_manifest,
     training_minus_prior,
@@ -124,13 +125,10 @@ def pair_motion(name: str, clip: dict) -> dict[str, float]:
         distance = np.linalg.norm(labels[[t + gap for t in pairs]] - labels[pairs], axis=-1).mean()
         motion[f"gap_{gap}"] = round(float(distance) / side * 100, 2)
     test = labels[(roles == "test") & labelled]
-    spread = np.linalg.norm(test - test.mean(0), axis=-1).mean(-1)
-    swapped = test[:, list(get_skeleton(skeleton).flip_permutation)]
-    spread_swapped = np.linalg.norm(swapped - test.mean(0), axis=-1).mean(-1)
-    motion["test_spread"] = round(float(spread.mean()) / side * 100, 2)
-    motion["test_spread_flip_tolerant"] = round(
-        float(np.minimum(spread, spread_swapped).mean()) / side * 100, 2
-    )
+    mean_pose = np.repeat(test.mean(0)[None], len(test), axis=0)
+    swap = list(get_skeleton(skeleton).flip_permutation)
+    motion["test_spread"] = round(label_error(mean_pose, test, side), 2)
+    motion["test_spread_flip_tolerant"] = round(label_error(mean_pose, test, side, swap), 2)
     shift = training_minus_prior(labels, roles)
     motion["train_minus_prior"] = [round(float(v) / side * 100, 2) for v in shift]
     return motion
